@@ -1,0 +1,248 @@
+"""Checks beyond the JSON Schema: rules that span fields, and things worth a warning.
+
+* `script_rules` — errors the schema cannot express: a transition on the first scene, a
+  transition longer than its scene, an element that starts after its scene has ended. They hold
+  whatever schema is active, because they are about what can be rendered.
+* `lint` — media and layout checks: local `src` when the target service is remote (it cannot read
+  the user's disk), local files that do not exist, text boxes that leave the canvas.
+
+All functions take the parsed (possibly invalid) document and never raise on odd shapes: a
+field of the wrong type is the schema's problem, not theirs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.script.jsonpath import Path as JsonPath
+from app.script.problems import (
+    FILE_NOT_FOUND,
+    LOCAL_FILE,
+    OFF_CANVAS,
+    VALIDATION_ERROR,
+    Problem,
+)
+from app.script.sources import resolve_src
+
+#: (text, font_size, max_width, line_height, bold, italic, font_family) → (width, height) in px
+MeasureText = Callable[[str, float, float, float, bool, bool, str | None], tuple[float, float]]
+
+LOCAL_FILE_MESSAGE = "Local file — the service cannot reach it"
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    """What lint needs to know beyond the document.
+
+    `base_dir`: the script file's folder (relative `src` resolve against it); None when the
+    document was never saved, and then relative paths are not checked on disk.
+    `remote`: the target render service is not on this machine, so local files are errors.
+    `measure_text`: the renderer's text measurement; a character-width estimate otherwise.
+    """
+
+    base_dir: Path | None = None
+    remote: bool = False
+    check_files: bool = True
+    measure_text: MeasureText | None = None
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+def iter_scenes(data: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    scenes = data.get("scenes") if isinstance(data, dict) else None
+    if isinstance(scenes, list):
+        for i, scene in enumerate(scenes):
+            if isinstance(scene, dict):
+                yield i, scene
+
+
+def iter_elements(data: Any) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(scene index, element index, element) for every element that is an object."""
+    for i, scene in iter_scenes(data):
+        elements = scene.get("elements")
+        if isinstance(elements, list):
+            for j, element in enumerate(elements):
+                if isinstance(element, dict):
+                    yield i, j, element
+
+
+def script_rules(data: Any) -> list[Problem]:
+    """Cross-field errors (`VALIDATION_ERROR`), at the path of the field to change."""
+    problems: list[Problem] = []
+    for i, scene in iter_scenes(data):
+        duration = _num(scene.get("duration"))
+        transition = scene.get("transition")
+        if isinstance(transition, dict):
+            if i == 0:
+                problems.append(
+                    Problem(
+                        ("scenes", 0, "transition"),
+                        "The first scene cannot have a transition: there is no scene before it",
+                        code=VALIDATION_ERROR,
+                    )
+                )
+            t_duration = _num(transition.get("duration", 1.0))
+            if duration and duration > 0 and t_duration is not None and t_duration > duration:
+                problems.append(
+                    Problem(
+                        ("scenes", i, "transition", "duration"),
+                        f"Transition must not be longer than its scene ({_fmt(duration)})",
+                        code=VALIDATION_ERROR,
+                    )
+                )
+        elements = scene.get("elements")
+        if duration is None or duration <= 0 or not isinstance(elements, list):
+            continue
+        for j, element in enumerate(elements):
+            start = _num(element.get("start")) if isinstance(element, dict) else None
+            if start is not None and start >= duration:
+                problems.append(
+                    Problem(
+                        ("scenes", i, "elements", j, "start"),
+                        f"Start must be before the scene ends (at {_fmt(duration)})",
+                        code=VALIDATION_ERROR,
+                    )
+                )
+    return problems
+
+
+def _check_src(path: JsonPath, src: str, options: LintOptions) -> Problem | None:
+    source = resolve_src(src, options.base_dir)
+    if not source.is_local:
+        return None
+    if options.remote:
+        return Problem(path, LOCAL_FILE_MESSAGE, code=LOCAL_FILE)
+    if not options.check_files or source.path is None:
+        return None
+    relative = not (src.lower().startswith("file://") or Path(src).expanduser().is_absolute())
+    if relative and options.base_dir is None:
+        return None
+    if not source.path.is_file():
+        what = "Folder, not a file" if source.path.is_dir() else "File not found"
+        return Problem(path, f"{what}: {source.path}", code=FILE_NOT_FOUND)
+    return None
+
+
+def estimate_text_size(
+    text: str,
+    font_size: float,
+    max_width: float,
+    line_height: float,
+    bold: bool = False,
+    italic: bool = False,
+    font_family: str | None = None,
+) -> tuple[float, float]:
+    """A font-free estimate of wrapped text's size (average advance ≈ 0.55 em, 0.6 bold)."""
+    advance = font_size * (0.6 if bold else 0.55)
+    lines = 0
+    widest = 0.0
+    for paragraph in text.split("\n"):
+        line_width = 0.0
+        for word in paragraph.split(" "):
+            word_width = len(word) * advance
+            extra = word_width + (advance if line_width else 0.0)
+            if line_width and line_width + extra > max_width:
+                widest = max(widest, line_width)
+                lines += 1
+                line_width = word_width
+            else:
+                line_width += extra
+        widest = max(widest, line_width)
+        lines += 1
+    return widest, lines * font_size * line_height
+
+
+def _text_box(
+    element: dict[str, Any], canvas_w: float, canvas_h: float, options: LintOptions
+) -> tuple[float, float, float, float] | None:
+    text = element.get("text")
+    font_size = _num(element.get("font_size", 48))
+    if not isinstance(text, str) or not font_size or font_size <= 0:
+        return None
+    max_width = _num(element.get("max_width")) or 0.9 * canvas_w
+    line_height = _num(element.get("line_height", 1.2)) or 1.2
+    family = element.get("font_family")
+    measure = options.measure_text or estimate_text_size
+    width, height = measure(
+        text,
+        font_size,
+        max_width,
+        line_height,
+        element.get("font_weight") == "bold",
+        element.get("italic") is True,
+        family if isinstance(family, str) else None,
+    )
+    padding = _num(element.get("padding"))
+    if padding is None:
+        padding = 0.3 * font_size if isinstance(element.get("background_color"), str) else 0.0
+    width += 2 * padding
+    height += 2 * padding
+    margin = _num(element.get("margin"))
+    if margin is None:
+        margin = 0.05 * min(canvas_w, canvas_h)
+    position = element.get("position", "center")
+    position = position if isinstance(position, str) else "center"
+    vertical, _, horizontal = position.partition("-") if "-" in position else (position, "", "")
+    if position == "center":
+        vertical = horizontal = "center"
+    left = {
+        "left": margin,
+        "right": canvas_w - margin - width,
+    }.get(horizontal, (canvas_w - width) / 2)
+    top = {
+        "top": margin,
+        "bottom": canvas_h - margin - height,
+    }.get(vertical, (canvas_h - height) / 2)
+    left += _num(element.get("x", 0)) or 0.0
+    top += _num(element.get("y", 0)) or 0.0
+    return left, top, left + width, top + height
+
+
+def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
+    """Media and layout problems; see the module docstring."""
+    options = options or LintOptions()
+    problems: list[Problem] = []
+    canvas_w = _num(data.get("width", 1920)) if isinstance(data, dict) else None
+    canvas_h = _num(data.get("height", 1080)) if isinstance(data, dict) else None
+    for i, j, element in iter_elements(data):
+        path: JsonPath = ("scenes", i, "elements", j)
+        kind = element.get("type")
+        src = element.get("src")
+        if kind in ("image", "video", "audio") and isinstance(src, str) and src:
+            problem = _check_src((*path, "src"), src, options)
+            if problem:
+                problems.append(problem)
+        if kind == "text" and canvas_w and canvas_h and canvas_w > 0 and canvas_h > 0:
+            box = _text_box(element, canvas_w, canvas_h, options)
+            if box is None:
+                continue
+            left, top, right, bottom = box
+            tolerance = 1.0
+            if (
+                left < -tolerance
+                or top < -tolerance
+                or right > canvas_w + tolerance
+                or bottom > canvas_h + tolerance
+            ):
+                problems.append(
+                    Problem(
+                        path,
+                        f"Text box leaves the {canvas_w:g}×{canvas_h:g} canvas (it spans "
+                        f"x {left:.0f}…{right:.0f}, y {top:.0f}…{bottom:.0f})",
+                        severity="warning",
+                        code=OFF_CANVAS,
+                    )
+                )
+    return problems

@@ -1,0 +1,250 @@
+"""Where each path of a JSON document stands in its text, and which path stands at a cursor.
+
+This is what the studio underlines and navigates with, and what gives the CLI its line and
+column. The map is lazy: a container's members are scanned only as far as a lookup needs, and
+values are skipped with the C JSON decoder, so locating fifty problems in a 1,000-scene document
+costs about one parse of it. Scans are remembered, so later lookups are cheap.
+
+Offsets are 0-based character offsets into the text given (the editor's text); `Span.start` is
+the member's key when it has one, so underlining a span marks `"key": value`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+
+from app.script.jsonpath import Path
+
+_WS = re.compile(r"[ \t\n\r\ufeff]*")
+_decoder = json.JSONDecoder()
+_scanstring = json.decoder.scanstring
+
+
+class Span:
+    """A member's text: `key_start`/`key_end` around its quoted key (None for array items) and
+    `value_start`/`value_end` around its value.
+
+    The end of a value is found only when first asked for, so that looking up a member of a
+    large array does not cost a parse of everything after it.
+    """
+
+    __slots__ = ("_end", "_map", "key_end", "key_start", "value_start")
+
+    def __init__(
+        self,
+        source: SourceMap,
+        value_start: int,
+        key_start: int | None = None,
+        key_end: int | None = None,
+    ) -> None:
+        self._map = source
+        self._end: int | None = None
+        self.value_start = value_start
+        self.key_start = key_start
+        self.key_end = key_end
+
+    @property
+    def value_end(self) -> int:
+        if self._end is None:
+            self._end = self._map._value_end(self.value_start)
+        return self._end
+
+    @property
+    def start(self) -> int:
+        return self.value_start if self.key_start is None else self.key_start
+
+    @property
+    def end(self) -> int:
+        return self.value_end
+
+    def __repr__(self) -> str:
+        return f"Span(key={self.key_start}..{self.key_end}, value={self.value_start}..{self.value_end})"
+
+
+class _Container:
+    """The scanned members of one object or array; scanning resumes where it stopped."""
+
+    __slots__ = ("by_key", "done", "end", "is_object", "members", "pos")
+
+    def __init__(self, is_object: bool, pos: int) -> None:
+        self.is_object = is_object
+        self.pos = pos  # just after the opening bracket
+        self.done = False
+        self.end = -1  # after the closing bracket, once done
+        self.members: list[tuple[str | int, Span]] = []
+        self.by_key: dict[str | int, Span] = {}
+
+
+class SourceMap:
+    """Path ↔ text range for one JSON text (which must parse; see `jsontext.parse`)."""
+
+    def __init__(self, text: str, *, duplicate_keys: bool = False) -> None:
+        """`duplicate_keys`: the text has duplicated keys (`jsontext.parse` says so); then
+        lookups make sure they return the last one, as JSON parsers do."""
+        self.text = text
+        self.duplicate_keys = duplicate_keys
+        self._containers: dict[int, _Container] = {}
+        self._line_starts: list[int] | None = None
+        start = self._skip_ws(0)
+        self._root = Span(self, start) if start < len(text) else None
+
+    # ---- lookups -------------------------------------------------------------------------
+
+    def span(self, path: Path) -> Span | None:
+        """The exact span of `path`, or None when the document has no such member."""
+        span = self._root
+        for part in path:
+            if span is None:
+                return None
+            span = self._child(span, part)
+        return span
+
+    def locate(self, path: Path) -> tuple[Path, Span | None]:
+        """The deepest existing path on the way to `path` and its span.
+
+        A missing required key is thus shown on the object that should hold it.
+        """
+        span = self._root
+        found: Path = ()
+        for part in path:
+            if span is None:
+                break
+            child = self._child(span, part)
+            if child is None:
+                break
+            span = child
+            found = (*found, part)
+        return found, span
+
+    def path_at(self, offset: int) -> Path:
+        """The deepest path whose key or value contains `offset` (the root when none)."""
+        path: Path = ()
+        span = self._root
+        while span is not None and span.value_start <= offset <= span.value_end:
+            container = self._container(span)
+            if container is None:
+                break
+            inner = self._member_at(container, offset)
+            if inner is None:
+                break
+            key, child = inner
+            path = (*path, key)
+            if child.key_start is not None and offset <= (child.key_end or 0):
+                break  # on the key itself
+            span = child
+        return path
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of an offset."""
+        if self._line_starts is None:
+            starts = [0]
+            find = self.text.find
+            pos = find("\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._line_starts = starts
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        return line + 1, offset - self._line_starts[line] + 1
+
+    # ---- scanning ------------------------------------------------------------------------
+
+    def _skip_ws(self, pos: int) -> int:
+        match = _WS.match(self.text, pos)
+        return match.end() if match else pos
+
+    def _value_end(self, pos: int) -> int:
+        container = self._containers.get(pos)
+        if container is not None and container.done:
+            return container.end
+        try:
+            return _decoder.raw_decode(self.text, pos)[1]
+        except (ValueError, RecursionError):
+            return len(self.text)
+
+    def _container(self, span: Span) -> _Container | None:
+        start = span.value_start
+        container = self._containers.get(start)
+        if container is None:
+            opener = self.text[start : start + 1]
+            if opener not in ("{", "["):
+                return None
+            container = _Container(opener == "{", start + 1)
+            self._containers[start] = container
+        return container
+
+    def _child(self, span: Span, part: str | int) -> Span | None:
+        container = self._container(span)
+        if container is None:
+            return None
+        key: str | int
+        if container.is_object:
+            key = str(part)
+        elif isinstance(part, int):
+            key = part
+        elif isinstance(part, str) and part.isdigit():
+            key = int(part)
+        else:
+            return None
+        found = container.by_key.get(key)
+        while found is None and not container.done:
+            member = self._scan_next(container)
+            if member is not None and member[0] == key:
+                found = member[1]
+        if self.duplicate_keys and container.is_object and found is not None:
+            # JSON's last duplicate wins: make sure no later member has the same key.
+            while not container.done:
+                self._scan_next(container)
+            found = container.by_key.get(key)
+        return found
+
+    def _member_at(self, container: _Container, offset: int) -> tuple[str | int, Span] | None:
+        members = container.members
+        while not container.done and (not members or members[-1][1].end < offset):
+            self._scan_next(container)
+        for key, span in members:  # few members per container in practice
+            if span.start <= offset <= span.end:
+                return key, span
+        return None
+
+    def _scan_next(self, container: _Container) -> tuple[str | int, Span] | None:
+        text = self.text
+        if container.members:
+            pos = self._skip_ws(container.members[-1][1].value_end)
+        else:
+            pos = self._skip_ws(container.pos)
+        closer = "}" if container.is_object else "]"
+        if pos >= len(text) or text[pos] == closer:
+            container.done = True
+            container.end = pos + 1
+            return None
+        if container.members:
+            if text[pos] != ",":
+                container.done = True
+                return None
+            pos = self._skip_ws(pos + 1)
+        key: str | int
+        key_start = key_end = None
+        if container.is_object:
+            if text[pos : pos + 1] != '"':
+                container.done = True
+                return None
+            key_start = pos
+            try:
+                key, key_end = _scanstring(text, pos + 1)
+            except ValueError:
+                container.done = True
+                return None
+            pos = self._skip_ws(key_end)
+            if text[pos : pos + 1] != ":":
+                container.done = True
+                return None
+            pos = self._skip_ws(pos + 1)
+        else:
+            key = len(container.members)
+        span = Span(self, pos, key_start, key_end)
+        container.members.append((key, span))
+        container.by_key[key] = span
+        return key, span
