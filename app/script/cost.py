@@ -7,8 +7,8 @@ import math
 from app.script.model import Movie
 
 #: Sums of decimal durations are not exact in binary (0.1 + 0.2 = 0.30000000000000004);
-#: rounding to microseconds first keeps a 3-second movie from costing 4 credits.
-_PRECISION = 6
+#: rounding to nanoseconds first keeps a 3-second movie from costing 4 credits.
+_PRECISION = 9
 
 
 def credits_for_seconds(seconds: float) -> int:

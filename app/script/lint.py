@@ -32,6 +32,7 @@ from app.script.sources import resolve_src
 MeasureText = Callable[[str, float, float, float, bool, bool, str | None], tuple[float, float]]
 
 LOCAL_FILE_MESSAGE = "Local file — the service cannot reach it"
+_NUMBER_TYPES = (int, float)
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ def script_rules(data: Any) -> list[Problem]:
         if duration is None or duration <= 0 or not isinstance(elements, list):
             continue
         for j, element in enumerate(elements):
-            start = _num(element.get("start")) if isinstance(element, dict) else None
-            if start is not None and start >= duration:
+            # hot loop: inline type tests instead of _num()
+            start: Any = element.get("start") if type(element) is dict else None
+            if type(start) in _NUMBER_TYPES and start >= duration:
                 problems.append(
                     Problem(
                         ("scenes", i, "elements", j, "start"),
@@ -146,6 +148,8 @@ def estimate_text_size(
 ) -> tuple[float, float]:
     """A font-free estimate of wrapped text's size (average advance ≈ 0.55 em, 0.6 bold)."""
     advance = font_size * (0.6 if bold else 0.55)
+    if "\n" not in text and len(text) * advance <= max_width:
+        return len(text) * advance, font_size * line_height  # the common case: one line
     lines = 0
     widest = 0.0
     for paragraph in text.split("\n"):
@@ -167,46 +171,67 @@ def estimate_text_size(
 def _text_box(
     element: dict[str, Any], canvas_w: float, canvas_h: float, options: LintOptions
 ) -> tuple[float, float, float, float] | None:
-    text = element.get("text")
-    font_size = _num(element.get("font_size", 48))
-    if not isinstance(text, str) or not font_size or font_size <= 0:
+    """The text box's canvas rectangle (left, top, right, bottom), or None if unmeasurable.
+
+    Hot path (every text element on every keystroke): plain lookups, no helpers."""
+    get = element.get
+    # Any: the document is unchecked here; each value's type is tested before use.
+    text: Any = get("text")
+    font_size: Any = get("font_size", 48.0)
+    if type(text) is not str or type(font_size) not in _NUMBER_TYPES or font_size <= 0:
         return None
-    max_width = _num(element.get("max_width")) or 0.9 * canvas_w
-    line_height = _num(element.get("line_height", 1.2)) or 1.2
-    family = element.get("font_family")
-    measure = options.measure_text or estimate_text_size
-    width, height = measure(
-        text,
-        font_size,
-        max_width,
-        line_height,
-        element.get("font_weight") == "bold",
-        element.get("italic") is True,
-        family if isinstance(family, str) else None,
-    )
-    padding = _num(element.get("padding"))
-    if padding is None:
-        padding = 0.3 * font_size if isinstance(element.get("background_color"), str) else 0.0
+    max_width: Any = get("max_width")
+    if type(max_width) not in _NUMBER_TYPES or max_width <= 0:
+        max_width = 0.9 * canvas_w
+    line_height: Any = get("line_height", 1.2)
+    if type(line_height) not in _NUMBER_TYPES:
+        line_height = 1.2
+    bold = get("font_weight") == "bold"
+    if options.measure_text is None:
+        width, height = estimate_text_size(text, font_size, max_width, line_height, bold)
+    else:
+        family = get("font_family")
+        width, height = options.measure_text(
+            text,
+            font_size,
+            max_width,
+            line_height,
+            bold,
+            get("italic") is True,
+            family if type(family) is str else None,
+        )
+    padding: Any = get("padding")
+    if type(padding) not in _NUMBER_TYPES:
+        padding = 0.3 * font_size if type(get("background_color")) is str else 0.0
     width += 2 * padding
     height += 2 * padding
-    margin = _num(element.get("margin"))
-    if margin is None:
-        margin = 0.05 * min(canvas_w, canvas_h)
-    position = element.get("position", "center")
-    position = position if isinstance(position, str) else "center"
-    vertical, _, horizontal = position.partition("-") if "-" in position else (position, "", "")
-    if position == "center":
-        vertical = horizontal = "center"
-    left = {
-        "left": margin,
-        "right": canvas_w - margin - width,
-    }.get(horizontal, (canvas_w - width) / 2)
-    top = {
-        "top": margin,
-        "bottom": canvas_h - margin - height,
-    }.get(vertical, (canvas_h - height) / 2)
-    left += _num(element.get("x", 0)) or 0.0
-    top += _num(element.get("y", 0)) or 0.0
+    margin: Any = get("margin")
+    if type(margin) not in _NUMBER_TYPES:
+        margin = 0.05 * (canvas_w if canvas_w < canvas_h else canvas_h)
+    position: Any = get("position", "center")
+    if type(position) is not str:
+        position = "center"
+    vertical, _, horizontal = position.partition("-")
+    if not horizontal:
+        horizontal = vertical
+    if horizontal == "left":
+        left = margin
+    elif horizontal == "right":
+        left = canvas_w - margin - width
+    else:
+        left = (canvas_w - width) / 2
+    if vertical == "top":
+        top = margin
+    elif vertical == "bottom":
+        top = canvas_h - margin - height
+    else:
+        top = (canvas_h - height) / 2
+    x: Any = get("x", 0)
+    y: Any = get("y", 0)
+    if type(x) in _NUMBER_TYPES:
+        left += x
+    if type(y) in _NUMBER_TYPES:
+        top += y
     return left, top, left + width, top + height
 
 
@@ -216,33 +241,31 @@ def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
     problems: list[Problem] = []
     canvas_w = _num(data.get("width", 1920)) if isinstance(data, dict) else None
     canvas_h = _num(data.get("height", 1080)) if isinstance(data, dict) else None
+    canvas_ok = bool(canvas_w and canvas_h and canvas_w > 0 and canvas_h > 0)
     for i, j, element in iter_elements(data):
-        path: JsonPath = ("scenes", i, "elements", j)
         kind = element.get("type")
-        src = element.get("src")
-        if kind in ("image", "video", "audio") and isinstance(src, str) and src:
-            problem = _check_src((*path, "src"), src, options)
-            if problem:
-                problems.append(problem)
-        if kind == "text" and canvas_w and canvas_h and canvas_w > 0 and canvas_h > 0:
+        if kind == "text":
+            if not canvas_ok:
+                continue
+            assert canvas_w is not None and canvas_h is not None
             box = _text_box(element, canvas_w, canvas_h, options)
             if box is None:
                 continue
             left, top, right, bottom = box
-            tolerance = 1.0
-            if (
-                left < -tolerance
-                or top < -tolerance
-                or right > canvas_w + tolerance
-                or bottom > canvas_h + tolerance
-            ):
+            if left < -1 or top < -1 or right > canvas_w + 1 or bottom > canvas_h + 1:
                 problems.append(
                     Problem(
-                        path,
+                        ("scenes", i, "elements", j),
                         f"Text box leaves the {canvas_w:g}×{canvas_h:g} canvas (it spans "
                         f"x {left:.0f}…{right:.0f}, y {top:.0f}…{bottom:.0f})",
                         severity="warning",
                         code=OFF_CANVAS,
                     )
                 )
+        elif kind in ("image", "video", "audio"):
+            src = element.get("src")
+            if type(src) is str and src and not src.startswith(("https://", "http://")):
+                problem = _check_src(("scenes", i, "elements", j, "src"), src, options)
+                if problem:
+                    problems.append(problem)
     return problems

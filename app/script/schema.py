@@ -148,12 +148,12 @@ class Schema:
         """The schema node at an absolute keyword location (as the validator reports it)."""
         node: Any = self.document
         for part in schema_path:
-            if (isinstance(node, dict) and part in node) or (
-                isinstance(node, list) and isinstance(part, int) and part < len(node)
-            ):
+            if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
                 node = node[part]
-            else:
+                continue
+            if not isinstance(node, dict) or part not in node:
                 return None
+            node = node[part]
         return node
 
 

@@ -11,15 +11,20 @@ the member's key when it has one, so underlining a span marks `"key": value`.
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from app.script.jsonpath import Path
 
 _WS = re.compile(r"[ \t\n\r\ufeff]*")
 _decoder = json.JSONDecoder()
-_scanstring = json.decoder.scanstring
+_NO_DATA: Any = object()
+_INDENT = re.compile(r"[ \t]*")
+#: Jump to a far item of a pretty-printed array instead of skipping this many items or more.
+_JUMP_AFTER = 8
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 class Span:
@@ -60,13 +65,14 @@ class Span:
         return self.value_end
 
     def __repr__(self) -> str:
-        return f"Span(key={self.key_start}..{self.key_end}, value={self.value_start}..{self.value_end})"
+        key = f"{self.key_start}..{self.key_end}"
+        return f"Span(key={key}, value={self.value_start}..{self.value_end})"
 
 
 class _Container:
     """The scanned members of one object or array; scanning resumes where it stopped."""
 
-    __slots__ = ("by_key", "done", "end", "is_object", "members", "pos")
+    __slots__ = ("by_key", "done", "end", "is_object", "line_starts", "members", "pos")
 
     def __init__(self, is_object: bool, pos: int) -> None:
         self.is_object = is_object
@@ -75,18 +81,24 @@ class _Container:
         self.end = -1  # after the closing bracket, once done
         self.members: list[tuple[str | int, Span]] = []
         self.by_key: dict[str | int, Span] = {}
+        #: for a one-item-per-line array: where each item starts (see `_jump`); [] = unusable
+        self.line_starts: list[int] | None = None
 
 
 class SourceMap:
     """Path ↔ text range for one JSON text (which must parse; see `jsontext.parse`)."""
 
-    def __init__(self, text: str, *, duplicate_keys: bool = False) -> None:
+    def __init__(self, text: str, *, duplicate_keys: bool = False, data: Any = _NO_DATA) -> None:
         """`duplicate_keys`: the text has duplicated keys (`jsontext.parse` says so); then
-        lookups make sure they return the last one, as JSON parsers do."""
+        lookups make sure they return the last one, as JSON parsers do.
+
+        `data`: the parsed text, when the caller has it. It lets lookups deep into a large,
+        pretty-printed array jump to the item's line instead of skipping every item before it
+        (each jump is checked against the parsed item, and falls back to scanning)."""
         self.text = text
         self.duplicate_keys = duplicate_keys
+        self._data = data
         self._containers: dict[int, _Container] = {}
-        self._line_starts: list[int] | None = None
         start = self._skip_ws(0)
         self._root = Span(self, start) if start < len(text) else None
 
@@ -94,12 +106,8 @@ class SourceMap:
 
     def span(self, path: Path) -> Span | None:
         """The exact span of `path`, or None when the document has no such member."""
-        span = self._root
-        for part in path:
-            if span is None:
-                return None
-            span = self._child(span, part)
-        return span
+        found, span = self.locate(path)
+        return span if found == path else None
 
     def locate(self, path: Path) -> tuple[Path, Span | None]:
         """The deepest existing path on the way to `path` and its span.
@@ -107,11 +115,12 @@ class SourceMap:
         A missing required key is thus shown on the object that should hold it.
         """
         span = self._root
+        node = self._data
         found: Path = ()
         for part in path:
             if span is None:
                 break
-            child = self._child(span, part)
+            child, node = self._child(span, part, node)
             if child is None:
                 break
             span = child
@@ -138,16 +147,20 @@ class SourceMap:
 
     def line_column(self, offset: int) -> tuple[int, int]:
         """1-based line and column of an offset."""
-        if self._line_starts is None:
-            starts = [0]
-            find = self.text.find
-            pos = find("\n")
-            while pos != -1:
-                starts.append(pos + 1)
-                pos = find("\n", pos + 1)
-            self._line_starts = starts
-        line = bisect.bisect_right(self._line_starts, offset) - 1
-        return line + 1, offset - self._line_starts[line] + 1
+        return self.line_columns([offset])[0]
+
+    def line_columns(self, offsets: list[int]) -> list[tuple[int, int]]:
+        """1-based line and column of many offsets, in one pass over the text."""
+        text = self.text
+        order = sorted(range(len(offsets)), key=offsets.__getitem__)
+        result: list[tuple[int, int]] = [(1, 1)] * len(offsets)
+        line, counted = 1, 0
+        for index in order:
+            offset = max(0, min(offsets[index], len(text)))
+            line += text.count("\n", counted, offset)
+            counted = offset
+            result[index] = (line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+        return result
 
     # ---- scanning ------------------------------------------------------------------------
 
@@ -175,10 +188,11 @@ class SourceMap:
             self._containers[start] = container
         return container
 
-    def _child(self, span: Span, part: str | int) -> Span | None:
+    def _child(self, span: Span, part: str | int, node: Any = _NO_DATA) -> tuple[Span | None, Any]:
+        """The member `part` of the container at `span`, and its parsed value if known."""
         container = self._container(span)
         if container is None:
-            return None
+            return None, _NO_DATA
         key: str | int
         if container.is_object:
             key = str(part)
@@ -187,8 +201,20 @@ class SourceMap:
         elif isinstance(part, str) and part.isdigit():
             key = int(part)
         else:
-            return None
+            return None, _NO_DATA
+        child_node: Any = _NO_DATA
+        if isinstance(node, dict) and key in node:
+            child_node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            child_node = node[key]
         found = container.by_key.get(key)
+        if (
+            found is None
+            and isinstance(key, int)
+            and isinstance(node, list)
+            and key >= len(container.members) + _JUMP_AFTER
+        ):
+            found = self._jump(container, node, key)
         while found is None and not container.done:
             member = self._scan_next(container)
             if member is not None and member[0] == key:
@@ -198,7 +224,50 @@ class SourceMap:
             while not container.done:
                 self._scan_next(container)
             found = container.by_key.get(key)
-        return found
+        return found, child_node
+
+    def _jump(self, container: _Container, items: list[Any], index: int) -> Span | None:
+        """Item `index` of a one-item-per-line array, found by its line, or None.
+
+        JSON strings cannot hold raw line breaks, so in pretty-printed text every item of
+        an array starts a line at the same indentation. The candidates are trusted only if
+        there are exactly as many as items and the chosen one parses to the parsed item."""
+        text = self.text
+        if container.line_starts is None:
+            container.line_starts = []
+            if not container.members:
+                self._scan_next(container)
+            if container.members:
+                first = container.members[0][1].value_start
+                line_start = text.rfind("\n", 0, first) + 1
+                indent = text[line_start:first]
+                opener_line = text.rfind("\n", 0, container.pos) + 1
+                outer = _INDENT.match(text, opener_line).group()  # type: ignore[union-attr]
+                close = text.find("\n" + outer + ("}" if container.is_object else "]"), first)
+                if line_start and not indent.strip(" \t") and close != -1:
+                    pattern = re.compile("\n" + re.escape(indent) + r"(?=[^ \t\r\n\]}])")
+                    starts = [first] + [m.end() for m in pattern.finditer(text, first, close)]
+                    if len(starts) == len(items):
+                        container.line_starts = starts
+        starts = container.line_starts
+        if not starts or index >= len(starts):
+            return None
+        start = starts[index]
+        before = start - 1
+        while before > 0 and text[before] in " \t\r\n":
+            before -= 1
+        if text[before] != ",":
+            return None
+        try:
+            value, end = _decoder.raw_decode(text, start)
+        except (ValueError, RecursionError):
+            return None
+        if value != items[index]:
+            return None
+        span = Span(self, start)
+        span._end = end
+        container.by_key[index] = span
+        return span
 
     def _member_at(self, container: _Container, offset: int) -> tuple[str | int, Span] | None:
         members = container.members

@@ -94,11 +94,11 @@ class _Messages:
         if isinstance(custom, str) and name not in ("Required", "AdditionalProperties"):
             return [Problem(path, custom.replace("{value}", _show(value)))]
         if name == "Required":
-            return [Problem((*path, kind.property), "Required")]
+            return [Problem((*path, getattr(kind, "property", "")), "Required")]
         if name == "AdditionalProperties":
             allowed = sorted(node.get("properties", {})) if isinstance(node, dict) else []
             out = []
-            for key in kind.unexpected:
+            for key in getattr(kind, "unexpected", []):
                 message = f"Unrecognized key '{key}'"
                 suggestion = _did_you_mean(key, allowed)
                 if suggestion:
@@ -110,7 +110,7 @@ class _Messages:
     def _message(self, name: str, kind: Any, value: Any, fallback: str) -> str:
         limit = getattr(kind, "limit", None)
         if name == "Type":
-            types = [t for t in kind.types]
+            types = sorted(kind.types, key=lambda t: t == "null")  # "number or null"
             return f"Expected {' or '.join(types)}, received {json_kind(value)}"
         if name == "Enum":
             options = " | ".join(
@@ -152,12 +152,19 @@ def validate_data(data: Any, *, schema: Schema | None = None) -> list[Problem]:
         errors = list(schema.validator.iter_errors(data))
     except (ValueError, OverflowError, RecursionError) as exc:  # values the validator can't take
         return [Problem((), f"The document cannot be validated: {exc}")]
+    mistyped: set[Path] = set()
+    for error in errors:
+        if type(error.kind).__name__ == "Type":
+            mistyped.add(tuple(error.instance_path))
     for error in errors:
         for problem in messages.problems(error):
             key = (problem.path, problem.message)
-            if key not in seen:
-                seen.add(key)
-                problems.append(problem)
+            if key in seen:
+                continue
+            if problem.path in mistyped and type(error.kind).__name__ != "Type":
+                continue  # "Expected integer" says it all; "not a multiple of 2" is noise
+            seen.add(key)
+            problems.append(problem)
     return problems
 
 
@@ -236,31 +243,51 @@ class Report:
     @property
     def source_map(self) -> SourceMap | None:
         if self._map is None and self.parse_error is None:
-            self._map = SourceMap(self.text, duplicate_keys=self.duplicate_keys)
+            self._map = SourceMap(self.text, duplicate_keys=self.duplicate_keys, data=self.data)
         return self._map
 
     def located(self) -> list[tuple[Problem, Location]]:
         """Every problem with its location, in document order."""
-        pairs = [(problem, self.locate(problem)) for problem in self.problems]
+        ranges = [self._range(problem) for problem in self.problems]
+        if self.parse_error is not None or self.source_map is None:
+            positions = [(1, 1)] * len(ranges)
+        else:
+            positions = self.source_map.line_columns([r[0] for r in ranges])
+        pairs = [
+            (problem, self._location(problem, r, pos))
+            for problem, r, pos in zip(self.problems, ranges, positions, strict=True)
+        ]
         pairs.sort(key=lambda pair: (pair[1].start, pair[1].end))
         return pairs
 
     def locate(self, problem: Problem) -> Location:
         """The text range of a problem's path (or of its nearest existing parent)."""
+        text_range = self._range(problem)
+        source_map = self.source_map
+        position = source_map.line_column(text_range[0]) if source_map else (1, 1)
+        return self._location(problem, text_range, position)
+
+    def _range(self, problem: Problem) -> tuple[int, int, bool]:
         if problem.code == INVALID_JSON and self.parse_error is not None:
-            err = self.parse_error
-            end = min(len(self.text), err.offset + 1)
-            return Location(err.offset, end, err.line, err.column, True)
+            offset = self.parse_error.offset
+            return offset, min(len(self.text), offset + 1), True
         source_map = self.source_map
         if source_map is None:
-            return Location(0, 0, 1, 1, False)
+            return 0, 0, False
         found, span = source_map.locate(problem.path)
         if span is None:
-            return Location(0, 0, 1, 1, False)
+            return 0, 0, False
         exact = found == problem.path
         start, end = _span_range(self.text, span, exact)
-        line, column = source_map.line_column(start)
-        return Location(start, end, line, column, exact)
+        return start, end, exact
+
+    def _location(
+        self, problem: Problem, text_range: tuple[int, int, bool], position: tuple[int, int]
+    ) -> Location:
+        if problem.code == INVALID_JSON and self.parse_error is not None:
+            position = (self.parse_error.line, self.parse_error.column)
+        start, end, exact = text_range
+        return Location(start, end, position[0], position[1], exact)
 
 
 def _span_range(text: str, span: Span, exact: bool) -> tuple[int, int]:

@@ -1,0 +1,234 @@
+"""The `reelsmith` command line (also `python -m app`).
+
+    reelsmith                       open the studio
+    reelsmith validate FILE ...     check a movie script; exit 0 ok, 1 problems, 2 cannot read
+    reelsmith schema                print the bundled JSON Schema
+
+Exit codes are part of the interface: 0 success, 1 the script has errors, 2 usage or I/O errors
+(a file that cannot be read, bad arguments), 3 media or render failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app import __version__
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_MEDIA = 3
+
+#: Scripts larger than this are refused rather than parsed (a script is a few MB at most).
+MAX_SCRIPT_BYTES = 256 * 1024 * 1024
+
+
+class CliError(Exception):
+    """A usage or I/O error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 too, but with its own wording
+        self.print_usage(sys.stderr)
+        raise CliError(message)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        if path.is_dir():
+            raise CliError(f"{path}: is a folder, not a {what}")
+        size = path.stat().st_size
+        if size > MAX_SCRIPT_BYTES:
+            raise CliError(f"{path}: {size / 1e6:.0f} MB is too large for a {what}")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except PermissionError:
+        raise CliError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def load_variables(path: Path) -> dict[str, Any]:
+    """A `--vars` file: a JSON object of variable names to values."""
+    from app.script.jsontext import decode, parse
+
+    text, error = decode(_read_bytes(path, "variables file"))
+    if error is None:
+        parsed = parse(text)
+        error = parsed.error
+    if error is not None:
+        raise CliError(f"{path}:{error.line}:{error.column}: {error.message}")
+    if not isinstance(parsed.data, dict):
+        raise CliError(f"{path}: variables must be a JSON object of names to values")
+    return parsed.data
+
+
+def load_schema(spec: str) -> Any:
+    """`--schema`: a file path, or an http(s) URL (a service's `/api/render/schema`)."""
+    from app.script.schema import Schema, SchemaError
+
+    try:
+        if spec.startswith(("http://", "https://")):
+            import httpx
+
+            try:
+                response = httpx.get(spec, timeout=15.0, follow_redirects=True)
+            except httpx.HTTPError as exc:
+                raise CliError(f"{spec}: cannot fetch the schema: {exc}") from None
+            if response.status_code != 200:
+                raise CliError(f"{spec}: cannot fetch the schema: HTTP {response.status_code}")
+            return Schema.from_text(response.content, source=spec)
+        return Schema.from_text(_read_bytes(Path(spec), "schema"), source=spec)
+    except SchemaError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from app.script.jsontext import decode
+    from app.script.lint import LintOptions
+    from app.script.problems import INVALID_JSON, Problem
+    from app.script.validate import Report, validate_text
+
+    path = Path(args.file)
+    variables = load_variables(Path(args.vars)) if args.vars else None
+    schema = load_schema(args.schema) if args.schema else None
+    text, decode_error = decode(_read_bytes(path, "movie script"))
+    if decode_error is not None:
+        report = Report(
+            text=text,
+            problems=[Problem((), decode_error.message, code=INVALID_JSON)],
+            parse_error=decode_error,
+        )
+    else:
+        options = LintOptions(base_dir=path.resolve().parent, remote=args.remote)
+        report = validate_text(text, schema=schema, variables=variables, lint_options=options)
+    located = report.located()
+    if args.format == "json":
+        out = {
+            "ok": report.ok,
+            "problems": [
+                {**problem.as_dict(), "line": loc.line, "column": loc.column}
+                for problem, loc in located
+            ],
+        }
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        for problem, loc in located:
+            where = f" {problem.path_text}:" if problem.path else ""
+            print(
+                f"{path}:{loc.line}:{loc.column}: {problem.severity}:{where} "
+                f"{problem.message} [{problem.code}]"
+            )
+        errors = sum(1 for p in report.problems if p.is_error)
+        warnings = len(report.problems) - errors
+        if report.ok:
+            print(f"{path}: valid{_summary_tail(report.resolved)}" + _counts(0, warnings))
+        else:
+            print(f"{path}: invalid" + _counts(errors, warnings))
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _counts(errors: int, warnings: int) -> str:
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' * (errors != 1)}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _summary_tail(data: Any) -> str:
+    from pydantic import ValidationError
+
+    from app.script.cost import estimate_credits
+    from app.script.model import Movie
+
+    try:
+        movie = Movie.model_validate(data)
+    except ValidationError:
+        return ""
+    return (
+        f": {len(movie.scenes)} scene{'s' * (len(movie.scenes) != 1)}, "
+        f"{movie.total_duration:g} s, {movie.width}×{movie.height} at {movie.fps:g} fps, "
+        f"estimated cost {estimate_credits(movie)} credits"
+    )
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from app.script.schema import build_schema, schema_text
+
+    sys.stdout.write(schema_text(build_schema()))
+    return EXIT_OK
+
+
+def _cmd_studio(args: argparse.Namespace) -> int:
+    try:
+        from app.studio.main import run_studio
+    except ImportError:
+        print(
+            "Reelsmith studio: the desktop editor is not part of this build yet.\n"
+            "The command line works today:\n"
+        )
+        build_parser().print_help()
+        return EXIT_OK
+    return int(run_studio(args.file))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="reelsmith",
+        description="Compose videos scene by scene; validate, preview and render them.",
+    )
+    parser.add_argument("--version", action="version", version=f"reelsmith {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    studio = sub.add_parser("studio", help="open the studio (the default command)")
+    studio.add_argument("file", nargs="?", help="a movie script to open")
+    studio.set_defaults(func=_cmd_studio)
+
+    validate = sub.add_parser(
+        "validate",
+        help="check a movie script (exit 0 valid, 1 errors, 2 cannot read)",
+        description="Check a movie script against the schema, the cross-field rules and lint. "
+        "Exit 0 when there are no errors (warnings allowed), 1 when there are errors, 2 when "
+        "the file cannot be read or the arguments are wrong.",
+    )
+    validate.add_argument("file", help="the movie script (JSON)")
+    validate.add_argument("--vars", metavar="VARS.json", help="template variable values")
+    validate.add_argument(
+        "--schema", metavar="PATH_OR_URL", help="validate against this JSON Schema instead"
+    )
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--remote",
+        action="store_true",
+        help="the target is a remote render service: local media files are errors",
+    )
+    validate.set_defaults(func=_cmd_validate)
+
+    schema = sub.add_parser("schema", help="print the bundled JSON Schema")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            args = parser.parse_args(["studio"])
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"reelsmith: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("reelsmith: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

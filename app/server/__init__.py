@@ -1,0 +1,1 @@
+"""The local reference service (Starlette + uvicorn + SQLite); never imports studio/ or service/."""

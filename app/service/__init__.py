@@ -1,0 +1,1 @@
+"""Clients of render services (httpx, no Qt): errors, retry, account limits, keys."""
