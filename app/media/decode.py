@@ -25,6 +25,9 @@ from app.media.probe import check_file, display_rotation, open_container
 
 # Without a keyframe index, jumping further ahead than this seeks instead of decoding through.
 _FAR_AHEAD_SECONDS = 2.0
+# With one, seek forward only if it skips at least this much video: decoding a few frames is
+# cheaper than flushing the decoder and starting again at a keyframe.
+_MIN_SKIP_SECONDS = 0.3
 # Tolerance, in stream time-base ticks, for a requested time that lands on a frame's timestamp.
 _PTS_EPSILON = 1e-3
 
@@ -148,9 +151,10 @@ class VideoReader:
         if target < current.pts:
             return True
         if self._keyframes:
-            # Seek only if a keyframe lies between where we are and where we go.
+            # Seek only if the last keyframe before the target is well past where we are.
             i = bisect.bisect_right(self._keyframes, target) - 1
-            return i >= 0 and self._keyframes[i] > current.pts
+            skip = (self._keyframes[i] - current.pts) * self._time_base if i >= 0 else 0.0
+            return skip > _MIN_SKIP_SECONDS
         return (target - current.pts) * self._time_base > _FAR_AHEAD_SECONDS
 
     def _seek(self, target: float) -> None:

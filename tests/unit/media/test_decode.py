@@ -181,3 +181,27 @@ def test_missing_image(tmp_path: Path) -> None:
     with pytest.raises(MediaError) as caught:
         load_image(tmp_path / "gone.png")
     assert caught.value.reason == "not_found"
+
+
+def test_playing_forward_never_seeks_and_jumps_seek_only_past_a_keyframe(
+    clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeks: list[float] = []
+    original = VideoReader._seek
+
+    def counting(self: VideoReader, target: float) -> None:
+        seeks.append(target)
+        original(self, target)
+
+    monkeypatch.setattr(VideoReader, "_seek", counting)
+    with VideoReader(clip) as reader:  # GOP 10 at 30 fps: keyframes every 1/3 s
+        for i in range(FRAMES):
+            reader.frame_at(i / FPS)
+            reader.frame_at((i + 0.5) / FPS)  # a 60 fps timeline asks twice per frame
+        assert seeks == []
+        reader.frame_at(0.0)  # backwards: seek
+        assert len(seeks) == 1
+        reader.frame_at(5 / FPS)  # same GOP ahead: decode through
+        assert len(seeks) == 1
+        assert index_of(reader.frame_at(45 / FPS).pixels) == 45  # keyframes in between: seek
+        assert len(seeks) == 2
