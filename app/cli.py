@@ -3,6 +3,7 @@
     reelsmith                       open the studio
     reelsmith validate FILE ...     check a movie script; exit 0 ok, 1 problems, 2 cannot read
     reelsmith schema                print the bundled JSON Schema
+    reelsmith examples [DIR]        example scripts with generated sample media
 
 Exit codes are part of the interface: 0 success, 1 the script has errors, 2 usage or I/O errors
 (a file that cannot be read, bad arguments), 3 media or render failures.
@@ -167,6 +168,21 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from app.examples import default_examples_dir, install_examples
+    from app.media.errors import MediaError
+
+    target = Path(args.dir) if args.dir else default_examples_dir()
+    try:
+        folder = install_examples(target)
+    except (OSError, MediaError) as exc:
+        raise CliError(f"{target}: cannot write the examples: {exc}") from None
+    print(folder)
+    for script in sorted(folder.glob("*.json")):
+        print(f"  {script.name}")
+    return EXIT_OK
+
+
 def _cmd_studio(args: argparse.Namespace) -> int:
     try:
         from app.studio.main import run_studio
@@ -214,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the bundled JSON Schema")
     schema.set_defaults(func=_cmd_schema)
+
+    examples = sub.add_parser(
+        "examples",
+        help="copy the example scripts to a folder and generate their sample media",
+    )
+    examples.add_argument("dir", nargs="?", help="where to put them (default: user data folder)")
+    examples.set_defaults(func=_cmd_examples)
     return parser
 
 
