@@ -14,6 +14,7 @@ motion, on every frame.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -239,17 +240,20 @@ def text_sprite(
     text looks the same at every scale. Pass (0, 0) for moving text (any phase would be stale).
     """
     key = (*_sprite_key(element, canvas_width), scale, phase)
-    sprite = _SPRITES.pop(key, None)
+    with _SPRITES_LOCK:  # a preview thread and the GUI thread may both draw text
+        sprite = _SPRITES.pop(key, None)
     if sprite is None:
         sprite = draw_text_box(element, canvas_width, scale, phase)
-        if len(_SPRITES) >= _SPRITE_LIMIT:
+    with _SPRITES_LOCK:
+        _SPRITES[key] = sprite  # (re-)inserted: the dict runs from least to most recently used
+        while len(_SPRITES) > _SPRITE_LIMIT:
             _SPRITES.pop(next(iter(_SPRITES)))
-    _SPRITES[key] = sprite  # re-inserted: the dict's order is least- to most-recently used
     return sprite
 
 
 _SPRITES: dict[tuple[object, ...], TextSprite] = {}
 _SPRITE_LIMIT = 256
+_SPRITES_LOCK = threading.Lock()
 
 
 def draw_text_box(
