@@ -2,6 +2,8 @@
 
     reelsmith                       open the studio
     reelsmith validate FILE ...     check a movie script; exit 0 ok, 1 problems, 2 cannot read
+    reelsmith render FILE -o OUT    render to MP4 locally (3 = media or render failure)
+    reelsmith frame FILE --at T -o OUT.png
     reelsmith schema                print the bundled JSON Schema
     reelsmith examples [DIR]        example scripts with generated sample media
 
@@ -90,25 +92,48 @@ def load_schema(spec: str) -> Any:
         raise CliError(str(exc)) from None
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+def _check_script(
+    path: Path,
+    variables: dict[str, Any] | None,
+    schema: Any = None,
+    remote: bool = False,
+    measure: bool = False,
+) -> Any:
+    """Read and validate a script file; returns the `validate.Report`."""
     from app.script.jsontext import decode
     from app.script.lint import LintOptions
     from app.script.problems import INVALID_JSON, Problem
     from app.script.validate import Report, validate_text
 
-    path = Path(args.file)
-    variables = load_variables(Path(args.vars)) if args.vars else None
-    schema = load_schema(args.schema) if args.schema else None
     text, decode_error = decode(_read_bytes(path, "movie script"))
     if decode_error is not None:
-        report = Report(
+        return Report(
             text=text,
             problems=[Problem((), decode_error.message, code=INVALID_JSON)],
             parse_error=decode_error,
         )
-    else:
-        options = LintOptions(base_dir=path.resolve().parent, remote=args.remote)
-        report = validate_text(text, schema=schema, variables=variables, lint_options=options)
+    measure_text = None
+    if measure:  # the renderer's real font metrics (needs Qt; the render commands load it anyway)
+        from app.render.text import measure_text
+    options = LintOptions(base_dir=path.resolve().parent, remote=remote, measure_text=measure_text)
+    return validate_text(text, schema=schema, variables=variables, lint_options=options)
+
+
+def _print_problems(path: Path, report: Any, stream: Any = None) -> None:
+    for problem, loc in report.located():
+        where = f" {problem.path_text}:" if problem.path else ""
+        print(
+            f"{path}:{loc.line}:{loc.column}: {problem.severity}:{where} "
+            f"{problem.message} [{problem.code}]",
+            file=stream or sys.stdout,
+        )
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    variables = load_variables(Path(args.vars)) if args.vars else None
+    schema = load_schema(args.schema) if args.schema else None
+    report = _check_script(path, variables, schema, args.remote)
     located = report.located()
     if args.format == "json":
         out = {
@@ -120,12 +145,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
-        for problem, loc in located:
-            where = f" {problem.path_text}:" if problem.path else ""
-            print(
-                f"{path}:{loc.line}:{loc.column}: {problem.severity}:{where} "
-                f"{problem.message} [{problem.code}]"
-            )
+        _print_problems(path, report)
         errors = sum(1 for p in report.problems if p.is_error)
         warnings = len(report.problems) - errors
         if report.ok:
@@ -159,6 +179,149 @@ def _summary_tail(data: Any) -> str:
         f"{movie.total_duration:g} s, {movie.width}×{movie.height} at {movie.fps:g} fps, "
         f"estimated cost {estimate_credits(movie)} credits"
     )
+
+
+def _load_movie(args: argparse.Namespace) -> tuple[Any, Path]:
+    """The script of a render command as a Movie, or exit 1 with its problems printed."""
+    from app.script.model import Movie
+
+    path = Path(args.file)
+    variables = load_variables(Path(args.vars)) if args.vars else None
+    report = _check_script(path, variables, measure=True)
+    if not report.ok:
+        _print_problems(path, report, sys.stderr)
+        raise _Exit(EXIT_INVALID, f"{path}: the script has errors; nothing was rendered")
+    for problem, loc in report.located():  # warnings
+        where = f" {problem.path_text}:" if problem.path else ""
+        print(f"{path}:{loc.line}:{loc.column}: warning:{where} {problem.message}", file=sys.stderr)
+    return Movie.model_validate(report.resolved), path.resolve().parent
+
+
+class _Exit(Exception):
+    """Leave a command with an exit code and a one-line message on stderr."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _scale(value: str) -> float:
+    try:
+        scale = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < scale <= 4:
+        raise argparse.ArgumentTypeError("scale must be greater than 0 and at most 4")
+    return scale
+
+
+class _ProgressBar:
+    """`[#######-------]  45%  120/300 frames  28.5 fps  ETA 0:06` on a terminal; a line per
+    10 % otherwise (logs, CI)."""
+
+    def __init__(self, frames: int, stream: Any) -> None:
+        import time
+
+        self.frames = frames
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.last_step = -1
+        self._time = time.monotonic
+
+    def __call__(self, fraction: float) -> None:
+        done = min(self.frames, round(fraction * self.frames))
+        elapsed = max(1e-6, self._time() - self.started)
+        fps = done / elapsed
+        eta = (self.frames - done) / fps if fps > 0 else 0.0
+        if self.tty:
+            width = 28
+            filled = round(width * fraction)
+            bar = "#" * filled + "-" * (width - filled)
+            self.stream.write(
+                f"\r[{bar}] {fraction:4.0%}  {done}/{self.frames} frames  {fps:5.1f} fps  "
+                f"ETA {int(eta) // 60}:{int(eta) % 60:02d} "
+            )
+            self.stream.flush()
+        else:
+            step = int(fraction * 10)
+            if step > self.last_step:
+                self.last_step = step
+                print(
+                    f"{fraction:4.0%}  {done}/{self.frames} frames  {fps:.1f} fps", file=self.stream
+                )
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from app.media.errors import MediaError
+    from app.render.compositor import RenderError
+    from app.render.engine import RenderCancelled, render_movie
+    from app.script.timeline import Timeline
+
+    movie, base_dir = _load_movie(args)
+    out = Path(args.output)
+    if out.is_dir():
+        raise CliError(f"{out}: is a folder; give a file name like {out / 'movie.mp4'}")
+    bar = None if args.quiet else _ProgressBar(Timeline(movie).frame_count(), sys.stderr)
+    try:
+        result = render_movie(
+            movie, out, base_dir=base_dir, scale=args.scale, jobs=args.jobs, progress=bar
+        )
+    except RenderCancelled:
+        raise _Exit(130, "cancelled; nothing was written") from None
+    except KeyboardInterrupt:
+        raise _Exit(130, "cancelled; nothing was written") from None
+    except RenderError as exc:
+        where = f"{exc.path}: " if exc.path else ""
+        raise _Exit(EXIT_MEDIA, f"{where}{exc.message} ({exc.src})") from None
+    except MediaError as exc:
+        if exc.reason == "write_failed":
+            raise CliError(str(exc)) from None
+        raise _Exit(EXIT_MEDIA, str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        if bar is not None:
+            bar.finish()
+    if not args.quiet:
+        print(
+            f"{result.path}: {result.frames} frames, {result.duration_seconds:.2f} s, "
+            f"rendered in {result.seconds_taken:.1f} s"
+        )
+    return EXIT_OK
+
+
+def _cmd_frame(args: argparse.Namespace) -> int:
+    from app.media.errors import MediaError
+    from app.render.compositor import Compositor, RenderError
+    from app.render.engine import default_media_cache
+    from app.render.media_provider import MediaFiles
+
+    movie, base_dir = _load_movie(args)
+    out = Path(args.output)
+    try:
+        with MediaFiles(default_media_cache()) as media:
+            compositor = Compositor(movie, media, base_dir, strict=True)
+            image = compositor.render_frame(args.at, args.scale)
+    except RenderError as exc:
+        where = f"{exc.path}: " if exc.path else ""
+        raise _Exit(EXIT_MEDIA, f"{where}{exc.message} ({exc.src})") from None
+    except MediaError as exc:
+        raise _Exit(EXIT_MEDIA, str(exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    if not image.save(str(partial), "PNG"):
+        partial.unlink(missing_ok=True)
+        raise CliError(f"{out}: cannot write the image")
+    partial.replace(out)
+    if not args.quiet:
+        print(f"{out}: frame at {args.at:g} s, {image.width()}×{image.height()}")
+    return EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -228,6 +391,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(func=_cmd_validate)
 
+    render = sub.add_parser(
+        "render",
+        help="render a script to MP4 on this machine (exit 0 ok, 1 script errors, 2 usage or "
+        "I/O, 3 media or render failure)",
+    )
+    render.add_argument("file", help="the movie script (JSON)")
+    render.add_argument("-o", "--output", required=True, metavar="OUT.mp4")
+    render.add_argument("--vars", metavar="VARS.json", help="template variable values")
+    render.add_argument("--scale", type=_scale, default=1.0, help="size factor (0.5 = half)")
+    render.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.set_defaults(func=_cmd_render)
+
+    frame = sub.add_parser("frame", help="render one frame to PNG")
+    frame.add_argument("file", help="the movie script (JSON)")
+    frame.add_argument("--at", type=float, required=True, metavar="SECONDS")
+    frame.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    frame.add_argument("--vars", metavar="VARS.json", help="template variable values")
+    frame.add_argument("--scale", type=_scale, default=1.0)
+    frame.add_argument("--quiet", action="store_true")
+    frame.set_defaults(func=_cmd_frame)
+
     schema = sub.add_parser("schema", help="print the bundled JSON Schema")
     schema.set_defaults(func=_cmd_schema)
 
@@ -250,6 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"reelsmith: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _Exit as exc:
+        print(f"reelsmith: {exc}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         print("reelsmith: interrupted", file=sys.stderr)
         return 130
