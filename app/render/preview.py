@@ -22,6 +22,7 @@ from pathlib import Path
 from PySide6.QtGui import QImage
 
 from app.media.cache import MediaCache
+from app.media.proxy import ProxyStore
 from app.render.compositor import Compositor, ElementError
 from app.render.fonts import ensure_qt
 from app.render.media_provider import MediaFiles
@@ -43,9 +44,13 @@ class PreviewSource:
         *,
         cache_mb: float = DEFAULT_CACHE_MB,
         media_cache: MediaCache | None = None,
+        proxies: ProxyStore | None = None,
         on_error: Callable[[ElementError], None] | None = None,
     ) -> None:
+        """`proxies`: where all-keyframe preview copies of videos are kept (see
+        `app.media.proxy`); None reads the sources themselves."""
         ensure_qt()
+        self._proxies = proxies
         self._lock = threading.RLock()
         self._media_cache = media_cache
         self._on_error = on_error
@@ -140,7 +145,11 @@ class PreviewSource:
         if compositor is None:
             provider = self._providers.get(scale)
             if provider is None:
-                provider = MediaFiles(self._media_cache, video_scale=scale if scale < 1 else None)
+                provider = MediaFiles(
+                    self._media_cache,
+                    video_scale=scale if scale < 1 else None,
+                    proxies=self._proxies,
+                )
                 self._providers[scale] = provider
             compositor = Compositor(
                 self.movie, provider, self.base_dir, strict=False, on_error=self._on_error
