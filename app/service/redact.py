@@ -1,0 +1,57 @@
+"""Scrubbing secrets out of text before it reaches a log, an exception or the clipboard.
+
+Lives apart from `keys.py` (which needs the keyring) so that `errors.py` can redact every message
+it builds without importing the keyring machinery.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+REDACTED = "[redacted]"
+
+# Vendor key shapes (PhantomFlow ve_live_/ve_test_, Sketchpen sk_live_/sk_test_), webhook secrets
+# (pfwh_, whsec_), and anything sent as an x-api-key header value or "api_key=" parameter.
+_SECRET_PATTERNS = (
+    re.compile(r"\b(?:ve|sk)_(?:live|test)_[A-Za-z0-9_\-]{4,}"),
+    re.compile(r"\b(?:pfwh|whsec)_[A-Za-z0-9]{8,}"),
+    re.compile(
+        r"(?i)((?:x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}&]{4,})",
+    ),
+)
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def remember_secret(secret: str) -> None:
+    """Redact this exact string from now on, even if it does not look like a known key shape.
+
+    Keys read from the keyring are registered here, so a hosted vendor's key with an unusual
+    format is still scrubbed from logs and error texts.
+    """
+    if len(secret) >= 6:
+        with _known_lock:
+            _known.add(secret)
+
+
+def forget_secrets() -> None:
+    """Drop the registered exact secrets (tests; a key was deleted)."""
+    with _known_lock:
+        _known.clear()
+
+
+def redact(text: str) -> str:
+    """`text` with every key-like or registered secret replaced by `[redacted]`."""
+    with _known_lock:
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups == 2:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
