@@ -359,6 +359,25 @@ def _cmd_studio(args: argparse.Namespace) -> int:
     return int(run_studio(args.file))
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from app.server.serve import ServeError, create_account, run
+
+    data = Path(args.data) if args.data else None
+    try:
+        if args.serve_command == "create-account":
+            return create_account(
+                plan=args.plan,
+                credits=args.credits,
+                data=data,
+                rate_limit=args.rate_limit,
+                concurrency=args.concurrency,
+                as_json=args.json,
+            )
+        return run(host=args.host, port=args.port, data=data)
+    except ServeError as exc:
+        raise CliError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="reelsmith",
@@ -422,6 +441,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     examples.add_argument("dir", nargs="?", help="where to put them (default: user data folder)")
     examples.set_defaults(func=_cmd_examples)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the local render service (PhantomFlow contract) until Ctrl-C",
+        description="Run the local render service. The first line printed is its URL. "
+        "Binds 127.0.0.1 unless --host says otherwise; --port 0 picks a free port.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=48213, help="port (default 48213; 0 = any)")
+    serve.add_argument("--data", metavar="DIR", help="the service's data folder")
+    serve.set_defaults(func=_cmd_serve, serve_command=None)
+    serve_sub = serve.add_subparsers(dest="serve_command", metavar="ACTION", parser_class=_Parser)
+    account = serve_sub.add_parser(
+        "create-account",
+        help="create an account and print its keys (the only time they are shown)",
+    )
+    account.add_argument("--plan", required=True, choices=("free", "starter", "pro", "enterprise"))
+    account.add_argument("--credits", type=int, required=True, help="starting balance")
+    account.add_argument("--rate-limit", type=int, help="enterprise: requests per minute")
+    account.add_argument("--concurrency", type=int, help="enterprise: concurrent jobs")
+    account.add_argument("--data", metavar="DIR", default=argparse.SUPPRESS)
+    account.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 

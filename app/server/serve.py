@@ -1,0 +1,95 @@
+"""`reelsmith serve`: run the service in the foreground, or create an account.
+
+The first line printed is the service URL (flushed at once, so a parent process can read it);
+with `--port 0` it names the port the OS picked. Ctrl-C shuts down cleanly: requests in flight
+finish, running jobs are failed and refunded as `jobs.py` documents, the database is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from app.paths import data_dir
+from app.server.config import DEFAULT_HOST, DEFAULT_PORT, ServiceConfig
+from app.server.store import Store
+
+
+class ServeError(Exception):
+    """A usage or start-up problem, worded for the command line."""
+
+
+def default_data_dir() -> Path:
+    """The service's folder inside the user data folder (honours REELSMITH_HOME)."""
+    return data_dir() / "service"
+
+
+def run(
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    data: Path | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Serve until SIGINT/SIGTERM; returns the exit code."""
+    from app.server.jobs import prepare_rendering
+    from app.server.runner import bind_socket, make_server, url_of
+
+    config = ServiceConfig(data_dir=data or default_data_dir(), host=host, port=port)
+    try:
+        sock = bind_socket(host, port)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        from app.server.app import create_app
+
+        prepare_rendering()
+        app = create_app(config)
+        server = make_server(app, log_level="info")
+        print(url_of(sock), file=out, flush=True)
+        print(f"data folder: {config.data_dir}", file=out, flush=True)
+        # SIGTERM is a clean stop too (uvicorn handles both and finishes the lifespan).
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # uvicorn re-raises the captured Ctrl-C after its clean shutdown: that is our exit.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+def create_account(
+    *,
+    plan: str,
+    credits: int,
+    data: Path | None = None,
+    rate_limit: int | None = None,
+    concurrency: int | None = None,
+    as_json: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Create an account and print its keys (the only time they are ever shown)."""
+    folder = data or default_data_dir()
+    store = Store(ServiceConfig(data_dir=folder).db_path)
+    try:
+        account = store.create_account(
+            plan, credits, rate_limit=rate_limit, concurrency_limit=concurrency
+        )
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(account.as_dict()), file=out, flush=True)
+    else:
+        for name, value in account.as_dict().items():
+            print(f"{name}: {value}", file=out)
+        print("Keep the keys safe: they are stored hashed and cannot be shown again.", file=out)
+    return 0
+
+
+__all__ = ["ServeError", "create_account", "default_data_dir", "run"]
