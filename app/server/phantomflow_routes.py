@@ -346,18 +346,19 @@ async def schema(request: Request) -> Response:
 # -- jobs -------------------------------------------------------------------------------------
 
 
-def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at, job.id]).encode()
+def _encode_cursor(job: Job, snapshot: int) -> str:
+    """Opaque: the last job's keyset position and the listing's snapshot (newest seq)."""
+    raw = json.dumps([job.created_at, job.id, snapshot]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
+def _decode_cursor(cursor: str) -> tuple[str, str, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, job_id = json.loads(raw)
-        if not isinstance(created_at, str) or not isinstance(job_id, str):
+        created_at, job_id, snapshot = json.loads(raw)
+        if not (isinstance(created_at, str) and isinstance(job_id, str) and type(snapshot) is int):
             raise ValueError(cursor)
-        return created_at, job_id
+        return created_at, job_id, snapshot
     except (ValueError, TypeError, binascii.Error):
         raise ApiError(
             400, "VALIDATION_ERROR", "cursor is not a valid cursor", path="cursor"
@@ -387,10 +388,16 @@ def list_jobs(ctx: Ctx) -> Response:
                 400, "VALIDATION_ERROR", "limit must be an integer from 1 to 100", path="limit"
             )
         limit = int(text)
-    after = _decode_cursor(params["cursor"]) if "cursor" in params else None
-    jobs = ctx.store.list_jobs(ctx.account_id, statuses=statuses, limit=limit + 1, after=after)
+    if "cursor" in params:
+        created_at, job_id, snapshot = _decode_cursor(params["cursor"])
+        after: tuple[str, str] | None = (created_at, job_id)
+    else:
+        after, snapshot = None, ctx.store.last_seq()
+    jobs = ctx.store.list_jobs(
+        ctx.account_id, statuses=statuses, limit=limit + 1, after=after, max_seq=snapshot
+    )
     page = jobs[:limit]
-    next_cursor = _encode_cursor(page[-1]) if len(jobs) > limit else None
+    next_cursor = _encode_cursor(page[-1], snapshot) if len(jobs) > limit else None
     return JSONResponse({"jobs": [job_json(j) for j in page], "next_cursor": next_cursor})
 
 

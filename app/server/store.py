@@ -631,11 +631,17 @@ class Store:
         statuses: Sequence[str] | None,
         limit: int,
         after: tuple[str, str] | None,
+        max_seq: int | None = None,
     ) -> list[Job]:
         """Newest first, ties by job_id (descending); `after` is the keyset position
-        (created_at, job_id) of the last job of the previous page."""
+        (created_at, job_id) of the last job of the previous page. `max_seq` hides jobs created
+        after the first page was read: created_at has whole seconds, so a newer job could
+        otherwise sort below the cursor and shift the later pages."""
         sql = "SELECT * FROM jobs WHERE account_id = ?"
         params: list[Any] = [account_id]
+        if max_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(max_seq)
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             params += list(statuses)
@@ -645,6 +651,11 @@ class Store:
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         params.append(limit)
         return [_job(r) for r in self._conn().execute(sql, params)]
+
+    def last_seq(self) -> int:
+        """The newest job's sequence number (0 with no jobs): the snapshot of a listing."""
+        row = self._conn().execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()
+        return int(row[0])
 
     def active_jobs(self, account_id: str) -> list[Job]:
         rows = self._conn().execute(

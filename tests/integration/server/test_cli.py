@@ -1,0 +1,109 @@
+"""`reelsmith serve` as a separate process: URL on the first line, default account, Ctrl-C,
+and a crash (SIGKILL) mid-render reconciled by the next start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.integration.server.conftest import Running, tiny_script
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def start_serve(data: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", "0", "--data", str(data)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    assert url.startswith("http://127.0.0.1:"), url
+    return process, url
+
+
+def wait_ready(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/render/schema", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("service did not answer")
+
+
+def test_create_account_prints_json_once(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "serve", "create-account", "--plan", "starter",
+         "--credits", "42", "--data", str(tmp_path), "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    account = json.loads(result.stdout)
+    assert set(account) == {"account_id", "plan", "credits", "live_key", "test_key"}
+    assert account["plan"] == "starter" and account["credits"] == 42
+    assert account["live_key"].startswith("ve_live_") and len(account["live_key"]) == 40
+    assert account["test_key"].startswith("ve_test_")
+    assert account["live_key"].encode() not in (tmp_path / "service.sqlite3").read_bytes()
+
+
+def test_serve_prints_url_creates_default_account_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    process, url = start_serve(tmp_path)
+    try:
+        wait_ready(url)
+        keys_file = tmp_path / "default-account.json"
+        assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+        account = json.loads(keys_file.read_text())
+        me = httpx.get(url + "/api/account", headers={"x-api-key": account["live_key"]})
+        assert me.status_code == 200 and me.json()["plan"] == "pro"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_crash_mid_render_is_reconciled_on_the_next_start(
+    tmp_path: Path, start_service: Callable[..., Running]
+) -> None:
+    process, url = start_serve(tmp_path)
+    try:
+        wait_ready(url)
+        account = json.loads((tmp_path / "default-account.json").read_text())
+        key = account["live_key"]
+        headers = {"x-api-key": key}
+        job_id = httpx.post(url + "/api/render", headers=headers, json=tiny_script(300)).json()[
+            "job_id"
+        ]
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{url}/api/jobs/{job_id}", headers=headers).json()["status"] != (
+            "rendering"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the service and its render workers
+        process.wait()
+    service = start_service(data_dir=tmp_path)
+    job = service.job(key, job_id)
+    assert job["status"] == "failed"
+    assert job["error"] == {
+        "code": "INTERNAL_ERROR",
+        "message": "The service stopped while rendering",
+    }
+    assert job["credits_used"] == 0
+    assert service.store.balance(account["account_id"]) == 1000
