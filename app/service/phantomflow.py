@@ -688,7 +688,7 @@ class PhantomFlowClient:
                 return job
             if deadline is not None and self._clock() >= deadline:
                 raise ApiError(
-                    code="NETWORK_TIMEOUT",
+                    code="JOB_WAIT_TIMEOUT",
                     message=f"The job did not finish within {timeout:g} s.",
                     job_id=job_id,
                     category=Category.WAIT,

@@ -726,3 +726,29 @@ def test_client_repr_masks_the_key(tmp_path: Path) -> None:
     assert KEY not in repr(client)
     assert "ve_live_…cdef" in repr(client)
     asyncio.run(client.aclose())
+
+
+def test_wait_for_job_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    clock = [0.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=job_json("rendering"))
+
+    async def main() -> ApiError:
+        client = PhantomFlowClient(
+            BASE, KEY, transport=httpx.MockTransport(handler), sleep=sleep, clock=lambda: clock[0]
+        )
+        async with client:
+            with pytest.raises(ApiError) as caught:
+                await client.wait_for_job(JOB_ID, timeout=5.0)
+            return caught.value
+
+    error = run(main)
+    assert error.code == "JOB_WAIT_TIMEOUT" and error.category is Category.WAIT
+    assert error.job_id == JOB_ID
+    assert sleeps == [2.0, 2.0, 2.0]
