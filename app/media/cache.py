@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -28,6 +28,24 @@ _PART_SUFFIX = ".part"
 _STALE_PART_SECONDS = 24 * 3600  # leftovers of crashed downloads older than this are removed
 _EXT = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 _CHUNK = 1 << 16
+
+
+def _create_part(root: Path, stem: str, url: str) -> tuple[int, Path]:
+    """A new partial-download file in `root`, open for writing.
+
+    Created exclusively under a random name like `mkstemp`, but with mode 0o666 filtered by the
+    umask (mkstemp's 0o600 would survive the rename and make cached media private to this user
+    even where the cache folder is shared)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temp = root / f".{stem}.{secrets.token_hex(6)}{_PART_SUFFIX}"
+        try:
+            return os.open(temp, flags, 0o666), temp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise MediaError(url, "write_failed", f"Cannot store the download: {exc}") from None
+    raise MediaError(url, "write_failed", "Cannot store the download: no free temporary name")
 
 
 class MediaCache:
@@ -103,10 +121,7 @@ class MediaCache:
             write=min(self.read_timeout, timeout),
             pool=min(self.connect_timeout, timeout),
         )
-        fd, temp_name = tempfile.mkstemp(
-            prefix=f".{target.stem}.", suffix=_PART_SUFFIX, dir=self.root
-        )
-        temp = Path(temp_name)
+        fd, temp = _create_part(self.root, target.stem, url)
         complete = False
         try:
             with (

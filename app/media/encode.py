@@ -13,15 +13,19 @@ The slowest preset stops at `medium`: `slow` costs about twice the time for a fe
 size at equal CRF, which is not worth it on a desktop render. AAC bit rates: 96/160/192 kb/s.
 
 `join_segments` concatenates separately rendered video-only segments (rendered in parallel by
-worker processes) without re-encoding them and adds the mixed audio once.
+worker processes) without re-encoding them and adds the mixed audio once, streamed block by
+block (see `app.media.audio.mix_blocks`) so a long movie's sound is never held whole.
+
+Finished files get the permissions of any file the user creates (0o666 minus the umask), not the
+0o600 a `tempfile.mkstemp` file would keep through the rename.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-from collections.abc import Sequence
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +42,9 @@ import numpy.typing as npt
 from app.media.errors import MediaError
 
 Quality = Literal["low", "medium", "high"]
+
+AudioBlocks = npt.NDArray[np.float32] | Iterable[npt.NDArray[np.float32]]
+"""Audio for `join_segments`: one (N, 2) float32 array, or consecutive (n, 2) blocks of it."""
 
 SAMPLE_RATE = 48000
 
@@ -60,10 +67,28 @@ def _rate(fps: float | Fraction) -> Fraction:
 
 
 def _temp_beside(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    return Path(name)
+    """A new empty file next to `target` (same file system, so the final rename is atomic).
+
+    Created like `mkstemp` (exclusively, under a random name) but with mode 0o666 filtered by
+    the process umask, as for any file the user creates: the rename keeps the temporary file's
+    mode, and mkstemp's 0o600 would leave the finished movie unreadable to others.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            temp = target.parent / f".{target.name}.{secrets.token_hex(6)}.part"
+            try:
+                fd = os.open(temp, flags, 0o666)
+            except FileExistsError:
+                continue
+            os.close(fd)
+            return temp
+        raise FileExistsError(f"no free temporary name next to {target}")
+    except OSError as exc:
+        raise MediaError(
+            str(target), "write_failed", f"Cannot create the file: {exc.strerror or exc}"
+        ) from None
 
 
 def _open_output(temp: Path, target: Path) -> av.container.OutputContainer:
@@ -119,8 +144,7 @@ class _AudioEncoder:
         self.samples_written = 0
 
     def write(self, samples: npt.NDArray[np.float32]) -> None:
-        if samples.ndim != 2 or samples.shape[1] != 2:
-            raise ValueError(f"audio must have shape (N, 2), got {samples.shape}")
+        _check_audio(samples)
         for i in range(0, len(samples), _AUDIO_CHUNK):
             part = np.clip(samples[i : i + _AUDIO_CHUNK], -1.0, 1.0).astype(np.float32)
             frame = av.AudioFrame.from_ndarray(
@@ -134,6 +158,53 @@ class _AudioEncoder:
 
     def flush(self) -> None:
         self.container.mux(self.stream.encode(None))
+
+
+def _check_audio(samples: npt.NDArray[np.float32]) -> None:
+    if samples.ndim != 2 or samples.shape[1] != 2:
+        raise ValueError(f"audio must have shape (N, 2), got {samples.shape}")
+
+
+class _AudioFeed:
+    """Hands audio to an encoder up to a requested sample position, pulling blocks from an
+    iterator only when needed: at most one block is held at a time."""
+
+    def __init__(self, audio: AudioBlocks) -> None:
+        if isinstance(audio, np.ndarray):
+            _check_audio(audio)
+            whole = audio
+            self._blocks: Iterator[npt.NDArray[np.float32]] = (
+                whole[i : i + _AUDIO_CHUNK] for i in range(0, len(whole), _AUDIO_CHUNK)
+            )
+        else:
+            self._blocks = iter(audio)
+        self._carry: npt.NDArray[np.float32] | None = None
+        self.position = 0  # samples handed to the encoder
+
+    def write_until(self, encoder: _AudioEncoder, until: int | None) -> None:
+        """Write samples up to position `until` (all that remain if None)."""
+        while until is None or self.position < until:
+            if self._carry is None or len(self._carry) == 0:
+                block = next(self._blocks, None)
+                if block is None:
+                    self._carry = None
+                    return
+                _check_audio(block)
+                self._carry = block
+            take = len(self._carry)
+            if until is not None:
+                take = min(take, until - self.position)
+            encoder.write(self._carry[:take])
+            self._carry = self._carry[take:]
+            self.position += take
+
+    def close(self) -> None:
+        """Close a generator of blocks (e.g. the mixer's, which holds open decoders) when the
+        join stops early."""
+        close = getattr(self._blocks, "close", None)
+        if close is not None:
+            close()
+        self._carry = None
 
 
 def _as_video_frame(pixels: npt.NDArray[np.uint8], width: int, height: int) -> av.VideoFrame:
@@ -260,30 +331,40 @@ class Mp4Writer:
 
 def join_segments(
     segment_paths: Sequence[str | Path],
-    audio: npt.NDArray[np.float32] | None,
+    audio: AudioBlocks | None,
     out_path: str | Path,
     fps: float | Fraction,
     quality: Quality = "medium",
 ) -> None:
     """Concatenate video-only MP4 segments (same codec settings, each starting on a keyframe)
-    into `out_path` without re-encoding, adding `audio` ((N, 2) float32 at 48 kHz) once as AAC.
+    into `out_path` without re-encoding, adding `audio` once as AAC.
 
-    Packets are copied with their timestamps shifted by the duration of the segments before
-    them; audio is encoded alongside so the muxer never has to buffer a whole stream.
+    `audio` is 48 kHz float32 stereo: one (N, 2) array or an iterable of consecutive (n, 2)
+    blocks of any sizes (e.g. `mix_blocks(...)`), consumed as the video is copied, so only one
+    block is in memory at a time; all of it is written, and a generator is closed if the join
+    fails. Packets are copied with their timestamps shifted by the duration of the segments
+    before them; audio is encoded alongside (about a second ahead) so the muxer never has to
+    buffer a whole stream. Errors from the audio iterator (e.g. a `MediaError` naming a source)
+    propagate unchanged; nothing is left at `out_path` then.
     """
     if not segment_paths:
         raise ValueError("no segments to join")
     target = Path(out_path)
     rate = _rate(fps)
-    temp = _temp_beside(target)
-    out = _open_output(temp, target)
+    feed = _AudioFeed(audio) if audio is not None else None
     ok = False
+    try:
+        temp = _temp_beside(target)
+        out = _open_output(temp, target)
+    except BaseException:
+        if feed is not None:
+            feed.close()
+        raise
     try:
         encoder: _AudioEncoder | None = None
         out_video: av.video.stream.VideoStream | None = None
         offset = 0  # in the first segment's time base
         last_dts: int | None = None
-        audio_pos = 0
         for seg_path in segment_paths:
             with av.open(str(seg_path)) as seg:
                 if not seg.streams.video:
@@ -292,7 +373,7 @@ def join_segments(
                 if out_video is None:
                     out_video = out.add_stream_from_template(src)
                     out_video.time_base = src.time_base
-                    if audio is not None:
+                    if feed is not None:
                         encoder = _add_audio(out, quality)
                     time_base = src.time_base
                 assert time_base is not None
@@ -312,16 +393,13 @@ def join_segments(
                     seg_end = max(seg_end, packet.pts + duration)
                     packet.stream = out_video
                     out.mux(packet)
-                    if encoder is not None and audio is not None:
+                    if encoder is not None and feed is not None:
                         # Keep audio about a second ahead of the video for interleaving.
                         until = round(float(packet.pts * time_base) * SAMPLE_RATE) + SAMPLE_RATE
-                        if until > audio_pos:
-                            encoder.write(audio[audio_pos:until])
-                            audio_pos = max(audio_pos, min(until, len(audio)))
+                        feed.write_until(encoder, until)
                 offset = seg_end
-        if encoder is not None and audio is not None:
-            if audio_pos < len(audio):
-                encoder.write(audio[audio_pos:])
+        if encoder is not None and feed is not None:
+            feed.write_until(encoder, None)
             encoder.flush()
         out.close()
         os.replace(temp, target)
@@ -331,6 +409,8 @@ def join_segments(
             str(target), "write_failed", f"Joining the segments failed: {exc}"
         ) from None
     finally:
+        if feed is not None:
+            feed.close()
         if not ok:
             with contextlib.suppress(Exception):
                 out.close()

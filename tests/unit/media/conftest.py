@@ -6,7 +6,9 @@ tell exactly which frame a decoder returned even after lossy H.264.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -130,3 +132,30 @@ def rotated_clip(media_dir: Path) -> Path:
 def tone_file(media_dir: Path) -> Path:
     """1.5 s mono 1 kHz sine, 44.1 kHz AAC, no video."""
     return write_tone(media_dir / "tone.m4a", 1.5, 44100)
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """Run with the process umask set to `mask` (file modes are then predictable)."""
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def decode_reference(path: Path, rate: int = 48000) -> np.ndarray:
+    """A file's whole audio decoded and resampled in one continuous pass with plain PyAV: the
+    yardstick for the streaming decoder (mono is copied to both channels)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        mono = stream.codec_context.channels == 1
+        resampler = av.AudioResampler(format="flt", layout="mono" if mono else "stereo", rate=rate)
+        parts = []
+        for frame in container.decode(stream):
+            parts += [
+                f.to_ndarray().reshape(-1, 1 if mono else 2) for f in resampler.resample(frame)
+            ]
+        parts += [f.to_ndarray().reshape(-1, 1 if mono else 2) for f in resampler.resample(None)]
+    samples = np.concatenate(parts).astype(np.float32)
+    return np.repeat(samples, 2, axis=1) if mono else samples

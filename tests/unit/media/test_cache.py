@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 
 from app.media.cache import MediaCache
 from app.media.errors import MediaError
+from tests.unit.media.conftest import umask
 
 BODY = bytes(range(256)) * 64  # 16 KiB
 
@@ -82,6 +84,12 @@ def test_download_is_stored_by_url_hash_with_extension(server: str, tmp_path: Pa
     assert cache.fetch(url) == path
     assert _Handler.hits["/file-a.mp4"] == 1  # the second fetch came from the cache
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_download_gets_the_users_default_permissions(server: str, tmp_path: Path) -> None:
+    with umask(0o027):
+        path = MediaCache(tmp_path, max_bytes=1_000_000).fetch(f"{server}/file-perm.mp4")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # 0o666 minus the umask, not 0o600
 
 
 def test_not_found_is_an_http_error(server: str, tmp_path: Path) -> None:

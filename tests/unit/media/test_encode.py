@@ -3,6 +3,8 @@ re-encoding."""
 
 from __future__ import annotations
 
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -11,7 +13,8 @@ import pytest
 
 from app.media.decode import VideoReader
 from app.media.encode import Mp4Writer, join_segments
-from tests.unit.media.conftest import frame_colour, index_of
+from app.media.errors import MediaError
+from tests.unit.media.conftest import decode_reference, frame_colour, index_of, umask
 
 W, H, FPS = 160, 96, 25
 
@@ -148,3 +151,89 @@ def test_join_segments_without_audio(tmp_path: Path) -> None:
     join_segments(segments, None, out, FPS)
     info = _streams(out)
     assert info["frames"] == 10 and "acodec" not in info
+
+
+# ---- streamed audio and file modes -------------------------------------------------------------
+
+
+def _blocks(audio: np.ndarray, sizes: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """`audio` as consecutive blocks of cycling, uneven sizes."""
+    pos, i = 0, 0
+    while pos < len(audio):
+        size = sizes[i % len(sizes)]
+        yield audio[pos : pos + size]
+        pos, i = pos + size, i + 1
+
+
+def test_join_segments_streams_audio_blocks(tmp_path: Path) -> None:
+    segments = [_segment(tmp_path / "s0.mp4", 0, 20), _segment(tmp_path / "s1.mp4", 20, 25)]
+    tone = _tone(45 / FPS)
+    pulled: list[int] = []
+
+    def blocks() -> Iterator[np.ndarray]:
+        for block in _blocks(tone, (4800, 777, 12_345)):
+            pulled.append(len(block))
+            yield block
+
+    out = tmp_path / "movie.mp4"
+    join_segments(segments, blocks(), out, FPS, quality="low")
+    assert sum(pulled) == len(tone)
+    info = _streams(out)
+    assert info["frames"] == 45
+    assert (info["acodec"], info["rate"], info["channels"]) == ("aac", 48000, 2)
+    sound = decode_reference(out)
+    assert len(sound) == pytest.approx(len(tone), abs=1024)  # AAC frames are 1024 samples
+    # The same tone, continuous across block boundaries (a gap or repeat would shift its phase).
+    middle = slice(4800, len(tone) - 4800)
+    assert np.abs(sound[middle] - tone[middle]).max() < 0.02
+    # The same file as with the whole array.
+    whole = tmp_path / "whole.mp4"
+    join_segments(segments, tone, whole, FPS, quality="low")
+    np.testing.assert_allclose(decode_reference(whole), sound, atol=1e-6)
+
+
+def test_join_segments_failing_audio_leaves_nothing_and_closes_the_generator(
+    tmp_path: Path,
+) -> None:
+    segments = [_segment(tmp_path / "s0.mp4", 0, 30), _segment(tmp_path / "s1.mp4", 30, 30)]
+    closed: list[bool] = []
+
+    def blocks() -> Iterator[np.ndarray]:
+        try:
+            yield from _blocks(_tone(1.0), (4800,))
+            raise MediaError("music.mp3", "truncated", "The audio cannot be decoded")
+        finally:
+            closed.append(True)
+
+    out = tmp_path / "movie.mp4"
+    with pytest.raises(MediaError) as caught:
+        join_segments(segments, blocks(), out, FPS, quality="low")
+    assert caught.value.source == "music.mp3"
+    assert closed == [True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s0.mp4", "s1.mp4"]
+
+
+def test_write_audio_in_blocks_equals_one_write(tmp_path: Path) -> None:
+    tone = _tone(1.5)
+    paths = []
+    for name, parts in (("whole.mp4", [tone]), ("blocks.mp4", list(_blocks(tone, (1000, 3333))))):
+        path = tmp_path / name
+        with Mp4Writer(path, W, H, FPS, quality="low") as writer:
+            for i in range(10):
+                writer.write_frame(_frame(i))
+            for part in parts:
+                writer.write_audio(part)
+        paths.append(path)
+    np.testing.assert_allclose(decode_reference(paths[1]), decode_reference(paths[0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_outputs_get_the_users_default_permissions(tmp_path: Path, mask: int) -> None:
+    with umask(mask):
+        clip = tmp_path / "clip.mp4"
+        with Mp4Writer(clip, W, H, FPS, quality="low", audio=False, gop=10) as writer:
+            writer.write_frame(_frame(0))
+        movie = tmp_path / "movie.mp4"
+        join_segments([clip], _tone(0.1), movie, FPS, quality="low")
+    for path in (clip, movie):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
