@@ -112,10 +112,10 @@ def _check_script(
             problems=[Problem((), decode_error.message, code=INVALID_JSON)],
             parse_error=decode_error,
         )
-    measure_text = None
+    metrics: Any = None
     if measure:  # the renderer's real font metrics (needs Qt; the render commands load it anyway)
-        from app.render.text import measure_text
-    options = LintOptions(base_dir=path.resolve().parent, remote=remote, measure_text=measure_text)
+        from app.render.text import measure_text as metrics
+    options = LintOptions(base_dir=path.resolve().parent, remote=remote, measure_text=metrics)
     return validate_text(text, schema=schema, variables=variables, lint_options=options)
 
 
@@ -314,8 +314,8 @@ def _cmd_frame(args: argparse.Namespace) -> int:
     except MediaError as exc:
         raise _Exit(EXIT_MEDIA, str(exc)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.part")
-    if not image.save(str(partial), "PNG"):
+    partial = out.with_name(f".{out.stem}.part.png")  # the suffix tells Qt the format
+    if not image.save(str(partial)):
         partial.unlink(missing_ok=True)
         raise CliError(f"{out}: cannot write the image")
     partial.replace(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import shutil
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,7 @@ def _photo(path: Path, sky: tuple[str, str], sun: tuple[float, float], hills: st
     image = image.filter(ImageFilter.GaussianBlur(2))
     draw = ImageDraw.Draw(image)
     for row, (base, amp, shade) in enumerate(((0.72, 60, 0.8), (0.82, 45, 1.0))):
-        points = [(0, height)]
+        points: list[tuple[float, float]] = [(0, height)]
         for x in range(0, width + 40, 40):
             y = base * height + amp * math.sin(x / 170 + row * 2.1) + 20 * math.sin(x / 53)
             points.append((x, y))
@@ -123,7 +124,7 @@ def _clip(path: Path, seconds: float) -> None:
 def generate_media(media_dir: Path) -> list[Path]:
     """Write every sample media file into `media_dir` (skipping files already there)."""
     media_dir.mkdir(parents=True, exist_ok=True)
-    makers = {
+    makers: dict[str, Callable[[Path], None]] = {
         "music.wav": lambda p: write_wav(p, _chords(MUSIC_SECONDS)),
         "photo-1.jpg": lambda p: _photo(p, ("#F6B38E", "#FCE3C5"), (0.7, 0.55), "#3E5A4A"),
         "photo-2.jpg": lambda p: _photo(p, ("#4A90D9", "#BFE3F7"), (0.5, 0.2), "#4F7A3A"),
