@@ -139,6 +139,17 @@ def frame_to_rgb(image: QImage) -> npt.NDArray[np.uint8]:
     return rows.copy().reshape(height, width, 3)
 
 
+def bgra_view(image: QImage) -> npt.NDArray[np.uint8]:
+    """An (H, W, 4) view of a frame's pixels without copying, in memory byte order: B, G, R, A
+    for `FRAME_FORMAT` on little-endian machines (alpha 255: frames are opaque, so premultiplied
+    equals straight). Valid only while `image` lives and is not painted on."""
+    if image.format() != FRAME_FORMAT:
+        raise ValueError("expected a compositor frame (ARGB32 premultiplied)")
+    height, width, stride = image.height(), image.width(), image.bytesPerLine()
+    buffer = np.frombuffer(image.constBits(), dtype=np.uint8, count=height * stride)
+    return buffer.reshape(height, stride // 4, 4)[:, :width]
+
+
 def rgba_view(pixels: npt.NDArray[np.uint8]) -> QImage:
     """A QImage viewing C-contiguous (H, W, 4) straight-alpha RGBA pixels without copying.
 

@@ -20,6 +20,7 @@ import os
 import queue
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -28,7 +29,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +40,7 @@ from app.media.encode import Mp4Writer, join_segments
 from app.media.errors import MediaError
 from app.media.probe import MediaInfo, probe
 from app.paths import cache_dir
-from app.render.compositor import Compositor, RenderError, canvas_size
+from app.render.compositor import Compositor, RenderError, bgra_view, canvas_size
 from app.render.fonts import ensure_qt
 from app.render.media_provider import MediaFiles
 from app.script.model import AudioElement, Movie, VideoElement
@@ -52,6 +53,10 @@ MIN_SEGMENT_FRAMES = 60
 MEDIA_CACHE_BYTES = 4 * 1024**3
 
 Progress = Callable[[float], None]
+#: The byte order of the compositor's ARGB32 frames in memory.
+_FRAME_BYTES: Literal["bgra"] = "bgra"
+if sys.byteorder != "little":  # pragma: no cover - every supported desktop is little-endian
+    raise ImportError("the render engine assumes a little-endian machine")
 
 
 class RenderCancelled(Exception):
@@ -212,7 +217,8 @@ def _render_frames(job: _Job, progress_queue: Any, cancel_event: Any) -> tuple[s
             if cancel_event is not None and cancel_event.is_set():
                 out.abort()
                 return ("cancelled",)
-            out.write_frame(compositor.render_rgb(frame / movie.fps, job.scale))
+            image = compositor.render_frame(frame / movie.fps, job.scale)
+            out.write_frame(bgra_view(image), pixel_format=_FRAME_BYTES)
             pending += 1
             if pending >= report_every:
                 progress_queue.put(pending)

@@ -117,12 +117,12 @@ def test_a_folder_as_output_is_a_usage_error(tmp_path: Path, write_script) -> No
 
 def test_ctrl_c_cancels_cleanly(tmp_path: Path, write_script) -> None:
     long = {
-        "width": 640,
-        "height": 360,
+        "width": 1280,
+        "height": 720,
         "fps": 30,
         "quality": "low",
         "scenes": [
-            {"duration": 60, "elements": [{"type": "text", "text": "long", "animation": "zoom-in"}]}
+            {"duration": 600, "elements": [{"type": "text", "text": "long", "animation": "zoom-in"}]}
         ],
     }
     script = write_script(long)
