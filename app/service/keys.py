@@ -7,8 +7,10 @@ keychain) gets a `KeyringUnavailable` error value that tells the user what to do
 
 from __future__ import annotations
 
+import json
 import logging
 from enum import StrEnum
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import keyring
@@ -182,3 +184,28 @@ __all__ = [
     "mask_key",
     "service_name",
 ]
+
+
+TEST_KEY_USERNAME = f"{KEY_USERNAME}:test"
+
+
+def adopt_default_account(keys_file: Path, base_url: str) -> bool:
+    """Move the local service's default-account keys from its private `keys_file` into the
+    keyring (live key as this server's key, test key beside it), then delete the file.
+
+    The local service writes that file on its first start because it must not touch the
+    keyring itself. Returns False when there is no file. If the keyring cannot take the keys,
+    `KeyringUnavailable` is raised and the file stays, so the keys are never lost."""
+    try:
+        data = json.loads(keys_file.read_text("utf-8"))
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{keys_file}: not a readable keys file ({type(exc).__name__})") from None
+    live, test = data.get("live_key"), data.get("test_key")
+    if not isinstance(live, str) or not isinstance(test, str):
+        raise ValueError(f"{keys_file}: live_key and test_key are missing")
+    KeyStore().set(base_url, live)
+    KeyStore(TEST_KEY_USERNAME).set(base_url, test)
+    keys_file.unlink()
+    return True

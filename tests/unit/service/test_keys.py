@@ -178,3 +178,39 @@ def test_filter_is_attached_once_per_handler() -> None:
     install_log_redaction(logger)
     install_log_redaction(logger)
     assert sum(isinstance(f, RedactingFilter) for f in logger.handlers[0].filters) == 1
+
+
+def test_default_account_keys_move_into_the_keyring_and_the_file_goes(
+    memory_keyring: MemoryKeyring, tmp_path
+) -> None:
+    from app.server.accounts import write_private_json
+    from app.service.keys import TEST_KEY_USERNAME, adopt_default_account
+
+    keys_file = tmp_path / "default-account.json"
+    write_private_json(keys_file, {"account_id": "a", "live_key": LIVE, "test_key": TEST})
+    assert adopt_default_account(keys_file, "http://127.0.0.1:48213") is True
+    assert KeyStore().get("http://127.0.0.1:48213") == LIVE
+    assert KeyStore(TEST_KEY_USERNAME).get("http://127.0.0.1:48213") == TEST
+    assert not keys_file.exists()
+    assert adopt_default_account(keys_file, "http://127.0.0.1:48213") is False
+
+
+def test_default_account_keys_stay_on_disk_when_the_keyring_is_locked(tmp_path) -> None:
+    from app.server.accounts import write_private_json
+    from app.service.keys import adopt_default_account
+
+    keys_file = tmp_path / "default-account.json"
+    write_private_json(keys_file, {"live_key": LIVE, "test_key": TEST})
+
+    class RefusingKeyring(MemoryKeyring):
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise keyring.errors.KeyringLocked("locked")
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(RefusingKeyring())
+    try:
+        with pytest.raises(KeyringUnavailable):
+            adopt_default_account(keys_file, "http://127.0.0.1:48213")
+    finally:
+        keyring.set_keyring(previous)
+    assert keys_file.exists()
