@@ -122,7 +122,10 @@ def test_ctrl_c_cancels_cleanly(tmp_path: Path, write_script) -> None:
         "fps": 30,
         "quality": "low",
         "scenes": [
-            {"duration": 600, "elements": [{"type": "text", "text": "long", "animation": "zoom-in"}]}
+            {
+                "duration": 600,
+                "elements": [{"type": "text", "text": "long", "animation": "zoom-in"}],
+            }
         ],
     }
     script = write_script(long)
