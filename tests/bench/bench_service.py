@@ -1,0 +1,628 @@
+"""Benchmark: the local render service under load (job-status polling and submissions).
+
+    .venv/bin/python tests/bench/bench_service.py [--duration 10] [--concurrency 16]
+
+Starts a real service as a separate process (`python -m app serve --port 0 --data TMP`), so the
+load generator never shares a GIL with the server, on 127.0.0.1 only, over a temporary data
+folder with one Enterprise account (`serve create-account`: huge rate limit, credits and
+concurrency, so no 429/402 ever interferes). Everything the benchmark creates (server process
+group, render workers, data folder, REELSMITH_HOME) is removed at the end, Ctrl-C included.
+
+Phases (each prints requests/s and p50/p90/p99 latency as seen by the client):
+
+0. Idle baseline: a few seconds of the polling mix with no job rendering (for comparison).
+1. Polling while renders run: `--render-jobs` real renders (320×180, 30 fps, 60 s of video,
+   a few seconds of CPU each) are queued behind the service's single render slot, so one is
+   rendering through the whole measurement; then `--concurrency` async httpx workers (one
+   connection each) hammer `GET /api/jobs/{id}` (round-robin over the render jobs) with every
+   5th request a `GET /api/jobs?status=queued,rendering`, for `--duration` seconds or
+   `--max-requests` requests. Target: >= 200 requests/s and p99 <= 50 ms, no errors.
+2. Submissions: `--submissions` POST /api/render of a tiny valid script (live key, so the full
+   credit-reservation path runs) with a unique Idempotency-Key each, `--submit-concurrency` at a
+   time. Design: the render slot is still busy with the phase-1 renders (the queue is FIFO), so
+   the tiny jobs only queue and never render during the measurement; afterwards they are all
+   cancelled (DELETE, timed separately, whole reservation refunded) and the service is stopped.
+   Reported: submissions/s, p50/p99, and p50 of the first vs the last quarter (does submitting
+   get slower as queued jobs pile up?).
+
+Client-side latency includes the client's own event-loop time; the machine's cores are shared
+by client, server and render workers (see the machine facts printed at the top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+POLL_TARGET_RPS = 200.0
+POLL_TARGET_P99_MS = 50.0
+SEQUENTIAL_REQUESTS = 30
+LIST_EVERY = 5  # every 5th polling request is the status-filtered list
+
+
+# -- scripts ----------------------------------------------------------------------------------
+
+
+def render_script(index: int, seconds: float = 60.0) -> dict[str, Any]:
+    """320×180 at 30 fps, three animated texts: a few seconds of real rendering each."""
+    return {
+        "width": 320,
+        "height": 180,
+        "fps": 30,
+        "quality": "low",
+        "scenes": [
+            {
+                "duration": seconds,
+                "background": "#203040",
+                "elements": [
+                    {
+                        "type": "text",
+                        "text": f"Bench {index}",
+                        "font_size": 40,
+                        "animation": "zoom-in",
+                    },
+                    {
+                        "type": "text",
+                        "text": "lower third",
+                        "font_size": 24,
+                        "position": "bottom-center",
+                        "animation": "slide-in-left",
+                    },
+                    {
+                        "type": "text",
+                        "text": "corner",
+                        "font_size": 18,
+                        "position": "top-right",
+                        "animation": "fade-in",
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def tiny_script() -> dict[str, Any]:
+    """64×64, 10 fps, 1 s: the smallest realistic submission."""
+    return {
+        "width": 64,
+        "height": 64,
+        "fps": 10,
+        "quality": "low",
+        "scenes": [
+            {
+                "duration": 1.0,
+                "background": "#203040",
+                "elements": [{"type": "text", "text": "Hi", "font_size": 20}],
+            }
+        ],
+    }
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted list (nan when empty)."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(p / 100.0 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class Sample:
+    """Latencies (seconds) and outcomes of one measured phase."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    codes: Counter[str] = field(default_factory=Counter)
+    statuses_seen: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+    server_cpu: float = float("nan")  # seconds of CPU the server process used meanwhile
+    client_cpu: float = float("nan")  # seconds of CPU this load generator used meanwhile
+
+    def add(self, kind: str, seconds: float, code: str) -> None:
+        self.latencies.setdefault(kind, []).append(seconds)
+        self.codes[code] += 1
+
+    def all(self) -> list[float]:
+        return sorted(x for values in self.latencies.values() for x in values)
+
+    @property
+    def count(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(n for code, n in self.codes.items() if not code.startswith("2"))
+
+
+def describe(label: str, values: list[float], elapsed: float | None = None) -> str:
+    values = sorted(values)
+    rate = f"{len(values) / elapsed:8.1f} req/s  " if elapsed else ""
+    return (
+        f"  {label:<34} n={len(values):<6} {rate}"
+        f"p50={percentile(values, 50) * 1000:7.2f} ms  "
+        f"p90={percentile(values, 90) * 1000:7.2f} ms  "
+        f"p99={percentile(values, 99) * 1000:7.2f} ms  "
+        f"max={(values[-1] if values else float('nan')) * 1000:7.2f} ms"
+    )
+
+
+# -- the service process ----------------------------------------------------------------------
+
+
+class ServiceProcess:
+    """`python -m app serve --port 0` in its own session; stop() ends its whole process group."""
+
+    def __init__(self, data: Path, env: dict[str, str]) -> None:
+        self.data = data
+        self.env = env
+        self.command = [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(data),
+        ]
+        self.log_path = data.parent / "serve.log"
+        self.err_path = data.parent / "serve.err"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def create_account(self) -> dict[str, Any]:
+        command = [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "create-account",
+            "--plan",
+            "enterprise",
+            "--credits",
+            "100000000",
+            "--rate-limit",
+            "100000000",
+            "--concurrency",
+            "100000",
+            "--data",
+            str(self.data),
+            "--json",
+        ]
+        out = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        )
+        account: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return account
+
+    def start(self, timeout: float = 60.0) -> str:
+        # stdout (the URL, then uvicorn's access log at info level) goes to a file: a pipe
+        # nobody drains would fill up and block the server.
+        with open(self.log_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited early:\n{self.err_path.read_text()[-2000:]}")
+            first = self.log_path.read_text(errors="replace").split("\n", 1)
+            if len(first) == 2 and first[0].startswith("http://127.0.0.1:"):
+                self.url = first[0].strip()
+                break
+            time.sleep(0.02)
+        else:
+            raise RuntimeError("serve printed no URL")
+        while time.monotonic() < deadline:  # the URL comes before uvicorn accepts: wait
+            with contextlib.suppress(httpx.TransportError):
+                response = httpx.get(self.url + "/api/render/schema", timeout=2, trust_env=False)
+                if response.status_code == 200:
+                    return self.url
+            time.sleep(0.05)
+        raise RuntimeError("the service did not answer")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process itself (render workers not included)."""
+        if self.process is None:
+            return float("nan")
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        """SIGINT (clean shutdown: running renders cancelled, jobs failed and refunded), then
+        SIGKILL of the process group we created if it lingers."""
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(20)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # leftover render workers, if any
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        self.process = None
+
+
+# -- load -------------------------------------------------------------------------------------
+
+
+async def poll_phase(
+    client: httpx.AsyncClient,
+    base: str,
+    key: str,
+    job_ids: list[str],
+    *,
+    duration: float,
+    max_requests: int,
+    concurrency: int,
+) -> Sample:
+    sample = Sample()
+    headers = {"x-api-key": key}
+    counter = 0
+    stop_at = time.perf_counter() + duration
+
+    async def worker() -> None:
+        nonlocal counter
+        while time.perf_counter() < stop_at and counter < max_requests:
+            n = counter
+            counter += 1
+            if n % LIST_EVERY == LIST_EVERY - 1:
+                kind, url = "GET /api/jobs?status=queued,rendering", "/api/jobs"
+                params: dict[str, str] | None = {"status": "queued,rendering"}
+            else:
+                kind, url, params = (
+                    "GET /api/jobs/{id}",
+                    f"/api/jobs/{job_ids[n % len(job_ids)]}",
+                    None,
+                )
+            started = time.perf_counter()
+            try:
+                response = await client.get(base + url, headers=headers, params=params)
+                body = response.content
+                code = str(response.status_code)
+            except httpx.HTTPError as exc:
+                body, code = b"", type(exc).__name__
+            sample.add(kind, time.perf_counter() - started, code)
+            if code == "200" and params is None:
+                sample.statuses_seen[json.loads(body)["status"]] += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sample.elapsed = time.perf_counter() - began
+    return sample
+
+
+async def submit_phase(
+    client: httpx.AsyncClient, base: str, key: str, *, total: int, concurrency: int
+) -> tuple[Sample, list[float], list[str]]:
+    sample = Sample()
+    body = json.dumps(tiny_script()).encode()
+    ordered: list[float] = [0.0] * total
+    job_ids: list[str] = []
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < total:
+            index = next_index
+            next_index += 1
+            headers = {
+                "x-api-key": key,
+                "content-type": "application/json",
+                "idempotency-key": str(uuid.uuid4()),
+            }
+            started = time.perf_counter()
+            try:
+                response = await client.post(base + "/api/render", content=body, headers=headers)
+                code = str(response.status_code)
+                if response.status_code == 202:
+                    job_ids.append(response.json()["job_id"])
+            except httpx.HTTPError as exc:
+                code = type(exc).__name__
+            ordered[index] = time.perf_counter() - started
+            sample.add("POST /api/render", ordered[index], code)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sample.elapsed = time.perf_counter() - began
+    return sample, ordered, job_ids
+
+
+async def cancel_all(
+    client: httpx.AsyncClient, base: str, key: str, job_ids: list[str], concurrency: int
+) -> tuple[Counter[str], float]:
+    codes: Counter[str] = Counter()
+    pending = list(job_ids)
+
+    async def worker() -> None:
+        while pending:
+            job_id = pending.pop()
+            try:
+                response = await client.delete(
+                    f"{base}/api/jobs/{job_id}", headers={"x-api-key": key}
+                )
+                codes[str(response.status_code)] += 1
+            except httpx.HTTPError as exc:
+                codes[type(exc).__name__] += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return codes, time.perf_counter() - began
+
+
+def cpu_line(sample: Sample) -> str:
+    n = max(1, sample.count)
+    return (
+        f"  CPU: server process {sample.server_cpu:.2f} s ({sample.server_cpu / n * 1000:.2f} ms"
+        f"/request, {sample.server_cpu / sample.elapsed * 100:.0f}% of a core), load generator "
+        f"{sample.client_cpu:.2f} s ({sample.client_cpu / n * 1000:.2f} ms/request)"
+    )
+
+
+async def measured(coro: Any, server_cpu: Any) -> Any:
+    """Await a phase and attach the CPU the server and this process spent during it."""
+    server0, client0 = server_cpu(), time.process_time()
+    result = await coro
+    sample = result[0] if isinstance(result, tuple) else result
+    sample.server_cpu = server_cpu() - server0
+    sample.client_cpu = time.process_time() - client0
+    return result
+
+
+def report_poll(title: str, sample: Sample) -> tuple[float, float]:
+    print(title)
+    for kind, values in sorted(sample.latencies.items()):
+        print(describe(kind, values, sample.elapsed))
+    everything = sample.all()
+    print(describe("all polling requests", everything, sample.elapsed))
+    print(f"  responses: {dict(sample.codes)}  elapsed: {sample.elapsed:.2f} s")
+    print(cpu_line(sample))
+    if sample.statuses_seen:
+        print(f"  job statuses seen by GET /api/jobs/{{id}}: {dict(sample.statuses_seen)}")
+    return sample.count / sample.elapsed, percentile(everything, 99) * 1000
+
+
+async def run_benchmark(
+    args: argparse.Namespace, base: str, account: dict[str, Any], server_cpu: Any
+) -> bool:
+    key = account["live_key"]
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(limits=limits, timeout=30.0, trust_env=False) as client:
+        headers = {"x-api-key": key}
+
+        # Phase 0: idle baseline, polling one tiny job that has already completed.
+        warm = await client.post(base + "/api/render", json=tiny_script(), headers=headers)
+        warm.raise_for_status()
+        warm_id = warm.json()["job_id"]
+        for _ in range(50):  # warm-up: connections, thread pool, SQLite connections
+            await client.get(f"{base}/api/jobs/{warm_id}", headers=headers)
+        deadline = time.monotonic() + 30
+        while (await client.get(f"{base}/api/jobs/{warm_id}", headers=headers)).json()[
+            "status"
+        ] in ("queued", "rendering"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the warm-up job did not finish")
+            await asyncio.sleep(0.1)
+        # One connection, one request at a time: the per-request floor (no queueing at all).
+        async with httpx.AsyncClient(timeout=30.0, trust_env=False) as single:
+            floor: dict[str, list[float]] = {}
+            for path in ("/api/render/schema", f"/api/jobs/{warm_id}"):
+                for _ in range(SEQUENTIAL_REQUESTS):
+                    began = time.perf_counter()
+                    (await single.get(base + path, headers=headers)).raise_for_status()
+                    floor.setdefault(path, []).append(time.perf_counter() - began)
+        print(f"\n[0] idle, sequential: {SEQUENTIAL_REQUESTS} requests on one connection each")
+        print(describe("GET /api/render/schema (no DB)", floor["/api/render/schema"]))
+        print(describe("GET /api/jobs/{id}", floor[f"/api/jobs/{warm_id}"]))
+        idle = await measured(
+            poll_phase(
+                client,
+                base,
+                key,
+                [warm_id],
+                duration=args.baseline,
+                max_requests=args.max_requests,
+                concurrency=args.concurrency,
+            ),
+            server_cpu,
+        )
+        report_poll(
+            f"\n[0] idle, concurrent: no job rendering ({args.concurrency} connections)",
+            idle,
+        )
+
+        # Phase 1: queue real renders, wait until one is rendering, then poll.
+        job_ids = []
+        for i in range(args.render_jobs):
+            response = await client.post(
+                base + "/api/render", json=render_script(i), headers=headers
+            )
+            if response.status_code != 202:
+                raise RuntimeError(f"render submission failed: {response.text}")
+            job_ids.append(response.json()["job_id"])
+        deadline = time.monotonic() + 30
+        while True:
+            first = (await client.get(f"{base}/api/jobs/{job_ids[0]}", headers=headers)).json()
+            if first["status"] == "rendering" and first["progress"] > 0:
+                break
+            if first["status"] not in ("queued", "rendering") or time.monotonic() > deadline:
+                raise RuntimeError(f"the first render job did not start rendering: {first}")
+            await asyncio.sleep(0.05)
+        poll = await measured(
+            poll_phase(
+                client,
+                base,
+                key,
+                job_ids,
+                duration=args.duration,
+                max_requests=args.max_requests,
+                concurrency=args.concurrency,
+            ),
+            server_cpu,
+        )
+        rps, p99 = report_poll(
+            f"\n[1] polling while renders run: {args.render_jobs} render jobs queued "
+            f"(320x180, 30 fps, 60 s each; 1 render slot), {args.concurrency} connections, "
+            f"{args.duration:g} s or {args.max_requests} requests, "
+            f"1 in {LIST_EVERY} is the status list",
+            poll,
+        )
+        poll_ok = rps >= POLL_TARGET_RPS and p99 <= POLL_TARGET_P99_MS and poll.errors == 0
+        print(
+            f"  target >= {POLL_TARGET_RPS:.0f} req/s and p99 <= {POLL_TARGET_P99_MS:.0f} ms, "
+            f"no errors: {'MET' if poll_ok else 'NOT MET'} "
+            f"({rps:.1f} req/s, p99 {p99:.2f} ms, {poll.errors} errors)"
+        )
+
+        # Phase 2: submissions while the slot is still busy with the phase-1 renders.
+        active = (
+            await client.get(
+                base + "/api/jobs", params={"status": "queued,rendering"}, headers=headers
+            )
+        ).json()["jobs"]
+        print(
+            f"\n[2] submissions: {args.submissions} x POST /api/render (tiny script, live key, "
+            f"unique Idempotency-Key), {args.submit_concurrency} in flight; "
+            f"{len(active)} render jobs still queued/rendering ahead of them"
+        )
+        sub, ordered, submitted = await measured(
+            submit_phase(
+                client, base, key, total=args.submissions, concurrency=args.submit_concurrency
+            ),
+            server_cpu,
+        )
+        print(describe("POST /api/render", sub.all(), sub.elapsed))
+        quarter = max(1, len(ordered) // 4)
+        print(
+            f"  first {quarter}: p50={percentile(sorted(ordered[:quarter]), 50) * 1000:.2f} ms"
+            f"   last {quarter}: p50={percentile(sorted(ordered[-quarter:]), 50) * 1000:.2f} ms"
+        )
+        print(
+            f"  responses: {dict(sub.codes)}  elapsed: {sub.elapsed:.2f} s  "
+            f"=> {sub.count / sub.elapsed:.1f} submissions/s"
+        )
+        print(cpu_line(sub))
+        still = (
+            await client.get(base + "/api/jobs", params={"status": "rendering"}, headers=headers)
+        ).json()["jobs"]
+        blocked = all(job["job_id"] in job_ids for job in still) and bool(still)
+        print(
+            "  render slot busy with a phase-1 job throughout (tiny jobs stayed queued): "
+            + ("yes" if blocked else "NO (some tiny jobs may have rendered)")
+        )
+        codes, took = await cancel_all(client, base, key, submitted, args.submit_concurrency)
+        print(
+            f"  cleanup: DELETE of {len(submitted)} tiny jobs in {took:.2f} s "
+            f"({len(submitted) / took if took else 0:.1f}/s): {dict(codes)}"
+        )
+        return poll_ok and sub.errors == 0
+
+
+def machine_facts(command: str, serve_command: str) -> None:
+    cpu = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    import starlette
+    import uvicorn
+
+    print(f"command:  {command}")
+    print(f"server:   {serve_command}")
+    print(f"machine:  {platform.platform()}; {os.cpu_count()} cores ({affinity} usable); {cpu}")
+    print(
+        f"python:   {platform.python_implementation()} {platform.python_version()}; "
+        f"httpx {httpx.__version__}, uvicorn {uvicorn.__version__}, "
+        f"starlette {starlette.__version__}"
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="polling seconds (phase 1)")
+    parser.add_argument("--baseline", type=float, default=4.0, help="idle polling seconds")
+    parser.add_argument("--max-requests", type=int, default=50_000, help="cap per polling phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="polling connections")
+    parser.add_argument("--render-jobs", type=int, default=14, help="background renders")
+    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--submit-concurrency", type=int, default=8)
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    command = shlex.join([Path(sys.executable).name, *sys.argv])
+    work = Path(tempfile.mkdtemp(prefix="reelsmith-bench-service-"))
+    env = {**os.environ, "REELSMITH_HOME": str(work / "home")}
+    env.pop("PYTHONSTARTUP", None)
+    service = ServiceProcess(work / "data", env)
+    machine_facts(command, shlex.join(service.command))
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+    started = time.perf_counter()
+    ok = False
+    try:
+        account = service.create_account()
+        base = service.url or service.start()
+        print(f"service:  {base} (data folder {work})")
+        ok = asyncio.run(run_benchmark(args, base, account, service.cpu_seconds))
+    except KeyboardInterrupt:
+        print("\ninterrupted: cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
+        service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print(
+            f"\ntotal wall time {time.perf_counter() - started:.1f} s; server stopped, "
+            f"{work} removed"
+        )
+    print("result: " + ("all targets met" if ok else "targets NOT met"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
