@@ -180,10 +180,13 @@ _progress_queue: Any = None
 _cancel_event: Any = None
 
 
-def _init_worker(progress_queue: Any, cancel_event: Any) -> None:
-    """Runs first in every worker process: Ctrl-C is the parent's business."""
+def _init_worker(progress_queue: Any, cancel_event: Any, niceness: int = 0) -> None:
+    """Runs first in every worker process: Ctrl-C is the parent's business; a background
+    render lowers its own priority so it never starves the process that serves requests."""
     global _progress_queue, _cancel_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if niceness and hasattr(os, "nice"):
+        os.nice(niceness)
     _progress_queue = progress_queue
     _cancel_event = cancel_event
     ensure_qt()
@@ -251,12 +254,15 @@ def render_movie(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     cache: MediaCache | None = None,
+    niceness: int = 0,
 ) -> RenderResult:
     """Render `movie` to `out_path` (H.264 + AAC MP4). See the module docstring.
 
     `progress(fraction)` is called from the calling thread as frames complete (0 → 1; the final
     join and audio encode are the last few percent). `cancel` stops the render soon after it is
     set: `RenderCancelled` is raised. Unreadable media raises `RenderError` (element path, file).
+    `niceness` > 0 runs the worker processes at a lower priority (a service rendering in the
+    background); it has no effect on a render that fits in one segment (done in this process).
     """
     started = time.monotonic()
     out_path = Path(out_path)
@@ -299,7 +305,7 @@ def render_movie(
             outcomes = [_outcome_local(jobs_list[0], _LocalQueue(frames_done), cancel)]
         else:
             try:
-                outcomes = _run_pool(jobs_list, frames_done, cancel)
+                outcomes = _run_pool(jobs_list, frames_done, cancel, niceness)
             except BrokenProcessPool:
                 raise RenderError(
                     "", "", "A render worker stopped unexpectedly", "crashed"
@@ -346,7 +352,10 @@ def _audio_blocks(
 
 
 def _run_pool(
-    jobs_list: list[_Job], frames_done: Callable[[int], None], cancel: threading.Event
+    jobs_list: list[_Job],
+    frames_done: Callable[[int], None],
+    cancel: threading.Event,
+    niceness: int = 0,
 ) -> list[tuple[str, ...]]:
     context = multiprocessing.get_context("spawn")
     progress_queue = context.Queue()
@@ -355,7 +364,7 @@ def _run_pool(
         max_workers=len(jobs_list),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(progress_queue, cancel_event),
+        initargs=(progress_queue, cancel_event, niceness),
     )
     futures: list[Future[tuple[str, ...]]] = []
     try:

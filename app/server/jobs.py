@@ -57,6 +57,10 @@ class Rendered:
     path: Path
 
 
+#: Render workers run below the request handlers' priority: polling stays fast during renders.
+RENDER_NICENESS = 10
+
+
 def output_url(job: Job) -> str:
     """Where a completed job's video is served (spec §2.5, local form)."""
     return f"{job.base_url}/api/jobs/{job.id}/output"
@@ -132,6 +136,7 @@ def _render(
             jobs=processes,
             progress=progress,
             cancel=cancel,
+            niceness=RENDER_NICENESS,
         )
     except RenderError as exc:
         where = f"{exc.path}: " if exc.path else ""
