@@ -46,6 +46,7 @@ from app.media.picture import Picture
 from app.render.colors import over_black
 from app.render.fonts import ensure_qt
 from app.render.text import text_box_size, text_margin, text_sprite
+from app.script.layout import anchor
 from app.script.model import (
     AudioElement,
     ImageElement,
@@ -231,35 +232,6 @@ def _ease_out(p: float) -> float:
 
 def _ease_in_out(p: float) -> float:
     return p * p * (3.0 - 2.0 * p)
-
-
-def anchor(
-    position: str,
-    box_width: float,
-    box_height: float,
-    canvas_width: float,
-    canvas_height: float,
-    margin: float = 0.0,
-) -> tuple[float, float]:
-    """The top-left corner of a box aligned to the canvas as `position` says; `margin` keeps
-    edge-aligned boxes that far from the edges (text's safe area), centred axes ignore it."""
-    if position == "center":
-        vertical, horizontal = "center", "center"
-    else:
-        vertical, _, horizontal = position.partition("-")
-    if horizontal == "left":
-        left = margin
-    elif horizontal == "right":
-        left = canvas_width - margin - box_width
-    else:
-        left = (canvas_width - box_width) / 2
-    if vertical == "top":
-        top = margin
-    elif vertical == "bottom":
-        top = canvas_height - margin - box_height
-    else:
-        top = (canvas_height - box_height) / 2
-    return left, top
 
 
 def fit_rect(fit: str, box: QRectF, natural_width: float, natural_height: float) -> QRectF:

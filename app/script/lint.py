@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.script.jsonpath import Path as JsonPath
+from app.script.layout import anchor
 from app.script.problems import (
     FILE_NOT_FOUND,
     LOCAL_FILE,
@@ -211,21 +212,7 @@ def _text_box(
     position: Any = get("position", "center")
     if type(position) is not str:
         position = "center"
-    vertical, _, horizontal = position.partition("-")
-    if not horizontal:
-        horizontal = vertical
-    if horizontal == "left":
-        left = margin
-    elif horizontal == "right":
-        left = canvas_w - margin - width
-    else:
-        left = (canvas_w - width) / 2
-    if vertical == "top":
-        top = margin
-    elif vertical == "bottom":
-        top = canvas_h - margin - height
-    else:
-        top = (canvas_h - height) / 2
+    left, top = anchor(position, width, height, canvas_w, canvas_h, margin)
     x: Any = get("x", 0)
     y: Any = get("y", 0)
     if type(x) in _NUMBER_TYPES:
