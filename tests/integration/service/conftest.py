@@ -21,24 +21,6 @@ from app.server.runner import ServiceThread
 from app.server.store import NewAccount, Store
 
 
-def tiny_script(seconds: float = 1.0, **extra: Any) -> dict[str, Any]:
-    """A 64×64, 10 fps movie: renders in well under a second."""
-    return {
-        "width": 64,
-        "height": 64,
-        "fps": 10,
-        "quality": "low",
-        "scenes": [
-            {
-                "duration": seconds,
-                "background": "#203040",
-                "elements": [{"type": "text", "text": "Hi", "font_size": 20}],
-            }
-        ],
-        **extra,
-    }
-
-
 @dataclass
 class Running:
     thread: ServiceThread

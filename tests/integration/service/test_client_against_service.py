@@ -21,8 +21,9 @@ import pytest
 from app.service.errors import Action, ApiError, Category, NotOffered, parse_error
 from app.service.phantomflow import PhantomFlowClient, SubmissionUncertain
 from app.service.retry import RetryPolicy, WaitNotice, WaitReason
+from tests.integration.server.conftest import tiny_script
 
-from .conftest import DROP, HTML_500, HTML_502, STALL, FaultProxy, Running, tiny_script
+from .conftest import DROP, HTML_500, HTML_502, STALL, FaultProxy, Running
 
 pytestmark = pytest.mark.timeout(120)
 
