@@ -72,6 +72,11 @@ class Action(StrEnum):
     CHECK_MEDIA = "check_media"
     EDIT_AND_RERENDER = "edit_and_rerender"
     SUBMIT_AS_NEW = "submit_as_new"
+    # Sketchpen AI drafts (contract §10, §13): a failed video without scenes needs a new script;
+    # a draft waiting in `refining` holds one of the 3 slots until approved or deleted.
+    REGENERATE_SCRIPT = "regenerate_script"
+    APPROVE_OR_DELETE_DRAFT = "approve_or_delete_draft"
+    DELETE_VIDEO = "delete_video"
     REPORT_PROBLEM = "report_problem"
     COPY_DETAILS = "copy_details"
 
@@ -139,6 +144,10 @@ _VENDOR_OVERRIDES: dict[tuple[Vendor, str], tuple[Category, tuple[Action, ...]]]
         (_A.OPEN_BILLING, _A.USE_TEST_KEY),
     ),
     (Vendor.SKETCHPEN, "VALIDATION_ERROR"): (Category.FIX_SCRIPT, (_A.SHOW_PATH,)),
+    (Vendor.SKETCHPEN, "MAX_CONCURRENT_VIDEOS"): (
+        Category.WAIT,
+        (_A.QUEUE_FOR_SLOT, _A.APPROVE_OR_DELETE_DRAFT),
+    ),
 }
 
 
