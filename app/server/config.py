@@ -48,6 +48,23 @@ class ServiceConfig:
     #: Route names (e.g. "account", "render") that raise an unexpected exception: exercises the
     #: INTERNAL_ERROR path end to end. Mutable while the service runs.
     faults: set[str] = field(default_factory=set)
+    #: Sketchpen AI drafts (`drafting.py`): the least time each working stage lasts, in seconds
+    #: (the stand-in AI is nearly instant; this keeps the statuses observable). Tests shorten it.
+    sketchpen_stage_seconds: float = 1.0
+    #: Threads that move Sketchpen videos through their stages (each may run a render).
+    sketchpen_workers: int = 3
+    #: The shorter side of a Sketchpen video: 1080 gives 16:9 → 1920×1080; tests use 180.
+    sketchpen_short_side: int = 1080
+    #: Sketchpen rate budgets per key in each `rate_window_seconds` window (spec §9).
+    sketchpen_read_limit: int = 600
+    sketchpen_write_limit: int = 60
+    #: Statuses a Sketchpen video may not leave while named here ("pending" … "rendering"):
+    #: tests hold videos in a stage. Mutable while the service runs.
+    sketchpen_hold: set[str] = field(default_factory=set)
+    #: Stages that fail when reached ("scripting" … "rendering"), and 0-based scene indexes whose
+    #: illustration fails in `visualising`: every failure path is reachable. Mutable.
+    sketchpen_fail_stages: set[str] = field(default_factory=set)
+    sketchpen_fail_images: set[int] = field(default_factory=set)
 
     @property
     def db_path(self) -> Path:
@@ -56,6 +73,11 @@ class ServiceConfig:
     @property
     def outputs_dir(self) -> Path:
         return self.data_dir / "outputs"
+
+    @property
+    def sketchpen_dir(self) -> Path:
+        """Sketchpen media: one folder per video and per asset, and the voice previews."""
+        return self.data_dir / "sketchpen"
 
     @property
     def default_account_file(self) -> Path:
