@@ -10,9 +10,10 @@ logged with a request id that the response carries too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +131,14 @@ class Ctx:
 
 Handler = Callable[[Ctx], Response]
 
+# Request ids: a random per-process prefix and a counter (unique, and no os.urandom per request).
+_REQUEST_PREFIX = secrets.token_hex(8)
+_request_numbers = itertools.count(1)
+
+
+def _request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_request_numbers):016x}"
+
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, or 413 INVALID_REQUEST when it is larger than `limit`.
@@ -189,30 +198,44 @@ def keyed(
     """
 
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        def admit(request: Request, service: Service, rate_headers: dict[str, str]) -> Ctx:
+            """Key, then rate limit (the rate headers are recorded even when refused)."""
+            try:
+                caller = service.store.authenticate(request.headers.get("x-api-key"))
+            except AuthError as exc:
+                raise ApiError(401, "UNAUTHORIZED", str(exc)) from None
+            limit, _ = limits_of(caller.account)
+            state = service.limiter.hit(caller.account.id, limit)
+            rate_headers.update(state.headers())
+            if not state.allowed:
+                raise ApiError(429, "RATE_LIMIT_EXCEEDED", f"{limit} requests per minute exceeded")
+            return Ctx(request, service, caller, state)
+
+        def run(ctx: Ctx) -> Response:
+            if name in ctx.service.config.faults:
+                raise RuntimeError(f"fault switch '{name}' is on")
+            return handler(ctx)
+
+        def admit_and_run(
+            request: Request, service: Service, rate_headers: dict[str, str]
+        ) -> Response:
+            return run(admit(request, service, rate_headers))
+
         async def endpoint(request: Request) -> Response:
             service: Service = request.app.state.service
-            request_id = uuid.uuid4().hex
+            request_id = _request_id()
             rate_headers: dict[str, str] = {}
             try:
-                try:
-                    caller = await run_in_threadpool(
-                        service.store.authenticate, request.headers.get("x-api-key")
-                    )
-                except AuthError as exc:
-                    raise ApiError(401, "UNAUTHORIZED", str(exc)) from None
-                limit, _ = limits_of(caller.account)
-                state = service.limiter.hit(caller.account.id, limit)
-                rate_headers = state.headers()
-                if not state.allowed:
-                    raise ApiError(
-                        429, "RATE_LIMIT_EXCEEDED", f"{limit} requests per minute exceeded"
-                    )
-                ctx = Ctx(request, service, caller, state)
                 if body:
+                    ctx = await run_in_threadpool(admit, request, service, rate_headers)
                     ctx.body = await read_body(request, service.config.max_body_bytes)
-                if name in service.config.faults:
-                    raise RuntimeError(f"fault switch '{name}' is on")
-                response = await run_in_threadpool(handler, ctx)
+                    response = await run_in_threadpool(run, ctx)
+                else:
+                    # One trip to the thread pool for the whole request: every hop costs a
+                    # thread hand-off and GIL switches while the event loop waits.
+                    response = await run_in_threadpool(
+                        admit_and_run, request, service, rate_headers
+                    )
             except ApiError as exc:
                 response = exc.response()
             except Exception:
