@@ -9,11 +9,13 @@ scene), and the narration (`audio_url`, one track for the whole video) plays und
 from that scene's offset. The aspect ratio gives the resolution (16:9 → 1920×1080 at the
 default short side of 1080) and `config.fps` the frame rate.
 
-Timing rule, shared with the local service's drafting stand-in: a scene lasts until its last
-word ends plus `SCENE_TAIL` seconds (at least `MIN_SCENE_SECONDS`), and the narration track is
-the scenes' narrations back to back, so scene *i*'s audio starts at the sum of the durations
-before it. A scene without captions (a draft, or `audio_mode: "none"`) is timed from its speech
-at `WORDS_PER_SECOND`, and a scene without an image shows its visual description instead.
+The contract gives no scene durations, so the timing follows the local service's narrator
+(`app/server/drafting.py`; the client integration tests check that the two agree): a scene
+lasts until its last word ends, plus the pause after that word's punctuation, plus
+`SCENE_TAIL` (at least `MIN_SCENE_SECONDS`); the narration track is the scenes' narrations back
+to back, so scene *i*'s audio starts at the sum of the durations before it. A scene without
+captions (a draft, or `audio_mode: "none"`) is timed from its speech by the same steady
+narrator, and a scene without an image shows its visual description instead.
 
 Pure: the input is the JSON the API returns, already parsed; nothing is fetched here. Any input
 either converts to a script that validates against the bundled schema or raises
@@ -38,10 +40,17 @@ MAX_SHORT_SIDE = 2160
 DEFAULT_FPS = 24
 #: Seconds of rest after a scene's last word before the next scene starts.
 SCENE_TAIL = 0.5
-MIN_SCENE_SECONDS = 1.0
+#: The narrator pauses this long after a sentence, and after a clause.
+SENTENCE_PAUSE = 0.4
+CLAUSE_PAUSE = 0.2
+SENTENCE_MARKS = ".!?…"
+CLAUSE_MARKS = ",;:"
+MIN_SCENE_SECONDS = 1.5
 MAX_SCENE_SECONDS = 3600.0
-#: Speaking rate used to time a scene that has no word captions (150 words a minute).
-WORDS_PER_SECOND = 2.5
+#: How a scene without word captions is timed: the steady narrator of the local service
+#: (about 150 words a minute), starting after a short lead-in.
+CHARS_PER_SECOND = 14.0
+LEAD_IN = 0.3
 #: Readable caption lines: at most this many characters (the usual subtitle limit) …
 MAX_LINE_CHARS = 42
 #: … shown for at most this long, and split at a pause in speech longer than this.
@@ -131,20 +140,23 @@ def clean_captions(captions: Any) -> list[Word]:
     return words
 
 
-def estimate_words(speech: str, words_per_second: float = WORDS_PER_SECOND) -> list[Word]:
-    """Words of `speech` timed as if spoken at `words_per_second`, longer words taking longer."""
-    tokens = speech.split()
-    if not tokens:
-        return []
-    total = len(tokens) / words_per_second
-    weights = [len(t) + 2 for t in tokens]
-    scale = total / sum(weights)
+def _pause_after(word: str) -> float:
+    if word[-1:] in SENTENCE_MARKS:
+        return SENTENCE_PAUSE
+    if word[-1:] in CLAUSE_MARKS:
+        return CLAUSE_PAUSE
+    return 0.0
+
+
+def estimate_words(speech: str, chars_per_second: float = CHARS_PER_SECOND) -> list[Word]:
+    """Words of `speech` timed as a steady narrator speaks them: after a `LEAD_IN`, each word
+    takes (letters + 2) / `chars_per_second` seconds, with a pause after sentences and clauses."""
     out: list[Word] = []
-    t = 0.0
-    for token, weight in zip(tokens, weights, strict=True):
-        span = weight * scale
+    t = LEAD_IN
+    for token in speech.split():
+        span = (len(token.strip(".,;:!?…\"'()")) + 2) / chars_per_second
         out.append(Word(token, round(t, 3), round(t + span, 3)))
-        t += span
+        t += span + _pause_after(token)
     return out
 
 
@@ -234,9 +246,13 @@ def _phrase_lines(words: Sequence[Word], max_chars: int, max_seconds: float) -> 
 
 
 def scene_length(words: Sequence[Word]) -> float:
-    """The scene's duration: its last word's end plus `SCENE_TAIL`, within the bounds."""
-    last = max((w.end for w in words), default=0.0)
-    return min(MAX_SCENE_SECONDS, max(MIN_SCENE_SECONDS, last + SCENE_TAIL))
+    """The scene's duration: the last word's end, its punctuation pause and `SCENE_TAIL`, at
+    least `MIN_SCENE_SECONDS`."""
+    if not words:
+        return MIN_SCENE_SECONDS
+    last = max(words, key=lambda w: w.end)
+    length = last.end + _pause_after(last.text) + SCENE_TAIL
+    return min(MAX_SCENE_SECONDS, max(MIN_SCENE_SECONDS, length))
 
 
 def _round(value: float) -> float:
