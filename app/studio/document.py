@@ -395,6 +395,11 @@ class ScriptDocument(QObject):
         return self._validation
 
     @property
+    def schema(self) -> Schema:
+        """The schema validation uses: the one given (a connected service's) or the active one."""
+        return self._schema or active_schema()
+
+    @property
     def revision(self) -> int:
         """Increases with every change of the text."""
         return self._revision
