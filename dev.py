@@ -106,8 +106,8 @@ def run(cmd: list[str]) -> int:
 def cmd_test(args: list[str]) -> int:
     py = str(ensure_venv())
     for step in (
-        [py, "-m", "ruff", "check", "app", "tests", "dev.py"],
-        [py, "-m", "ruff", "format", "--check", "app", "tests", "dev.py"],
+        [py, "-m", "ruff", "check", "app", "tests", "packaging", "dev.py"],
+        [py, "-m", "ruff", "format", "--check", "app", "tests", "packaging", "dev.py"],
         [py, "-m", "mypy"],
     ):
         code = run(step)
