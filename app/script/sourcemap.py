@@ -243,11 +243,33 @@ class SourceMap:
                 indent = text[line_start:first]
                 opener_line = text.rfind("\n", 0, container.pos) + 1
                 outer = _INDENT.match(text, opener_line).group()  # type: ignore[union-attr]
-                close = text.find("\n" + outer + ("}" if container.is_object else "]"), first)
-                if line_start and not indent.strip(" \t") and close != -1:
-                    pattern = re.compile("\n" + re.escape(indent) + r"(?=[^ \t\r\n\]}])")
-                    starts = [first] + [m.end() for m in pattern.finditer(text, first, close)]
-                    if len(starts) == len(items):
+                closer = "}" if container.is_object else "]"
+                if (
+                    line_start
+                    and not indent.strip(" \t")
+                    and indent.startswith(outer)
+                    and indent != outer
+                ):
+                    # Item lines, up to the line that closes this container (one scan).
+                    pattern = re.compile(
+                        "\n"
+                        + re.escape(outer)
+                        + "(?:"
+                        + re.escape(indent[len(outer) :])
+                        + r"(?=[^ \t\r\n\]}])|"
+                        + re.escape(closer)
+                        + ")"
+                    )
+                    starts = [first]
+                    closed = False
+                    for match in pattern.finditer(text, first):
+                        if text[match.end() - 1] == closer and match.end() - match.start() == (
+                            len(outer) + 2
+                        ):
+                            closed = True
+                            break
+                        starts.append(match.end())
+                    if closed and len(starts) == len(items):
                         container.line_starts = starts
         starts = container.line_starts
         if not starts or index >= len(starts):
