@@ -1,0 +1,897 @@
+"""The Script dock: the movie script as JSON text, in step with every other view.
+
+What the user types goes to the document at once (`document.set_text`), so Ctrl+Z is the
+document's one undo stack and the editor keeps no history of its own. When the text changes from
+elsewhere (an inspector edit, an undo, a file load) only the differing middle of the text is
+replaced, so a one-field edit in a 1 MB script costs a few milliseconds and the cursor stays on
+its line. Problems are underlined at their exact text range (wavy red for errors, amber for
+warnings) with the message as tooltip, and marked in the line-number gutter. Moving the cursor
+into a scene or element selects it in the document; a selection made elsewhere puts the cursor
+on its range.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import qtawesome
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontDatabase,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QResizeEvent,
+    QTextBlock,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QTextEdit,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.script.jsonpath import Path
+from app.script.problems import Problem
+from app.script.sourcemap import SourceMap
+from app.studio.document import ScriptDocument, Validation, describe, dumps
+from app.studio.json_highlighter import LAZY_CHANGE, JsonHighlighter, OffsetMap, theme_for
+
+#: How long the cursor must rest before the scene/element under it is selected.
+SELECT_DELAY_MS = 250
+#: How far bracket matching looks (characters) before giving up.
+BRACKET_REACH = 40_000
+_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}]')
+_PAIRS = {"{": "}", "[": "]", "}": "{", "]": "["}
+
+
+def owner_path(path: Path) -> Path | None:
+    """The scene or element holding `path`; `()` (the movie) for top-level fields; None inside
+    the scenes list but outside any scene."""
+    if (
+        len(path) >= 4
+        and path[0] == "scenes"
+        and path[2] == "elements"
+        and isinstance(path[1], int)
+        and isinstance(path[3], int)
+    ):
+        return path[:4]
+    if len(path) >= 2 and path[0] == "scenes" and isinstance(path[1], int):
+        return path[:2]
+    if path[:1] == ("scenes",):
+        return None
+    return ()
+
+
+@dataclass
+class Mark:
+    """One underlined problem: a live cursor over its range (it follows edits) and the problem."""
+
+    cursor: QTextCursor
+    problem: Problem
+    full_start: int  # Qt positions of the whole range at the time of validation
+    full_end: int
+
+
+def matching_bracket(text: str, offset: int) -> int | None:
+    """The offset of the bracket matching the one at `offset`, skipping strings; None when
+    there is none within `BRACKET_REACH` characters."""
+    char = text[offset : offset + 1]
+    if char in ("{", "["):
+        depth = 0
+        limit = min(len(text), offset + BRACKET_REACH)
+        # Start at the line start so a string containing the bracket is seen as a string.
+        line_start = text.rfind("\n", 0, offset) + 1
+        for match in _BRACKETS.finditer(text, line_start, limit):
+            if match.start() < offset:
+                continue
+            token = match.group()
+            if token[0] == '"':
+                continue
+            if token in "{[":
+                depth += 1
+            else:
+                depth -= 1
+                if depth == 0:
+                    return match.start() if token == _PAIRS[char] else None
+        return None
+    if char in ("}", "]"):
+        start = text.rfind("\n", 0, max(0, offset - BRACKET_REACH)) + 1
+        stack: list[tuple[str, int]] = []
+        for match in _BRACKETS.finditer(text, start, offset + 1):
+            token = match.group()
+            if token[0] == '"':
+                continue
+            if token in "{[":
+                stack.append((token, match.start()))
+            elif match.start() == offset:
+                if stack and stack[-1][0] == _PAIRS[char]:
+                    return stack[-1][1]
+                return None
+            elif stack:
+                stack.pop()
+        return None
+    return None
+
+
+class _Gutter(QWidget):
+    """Line numbers and problem markers, painted by the editor."""
+
+    def __init__(self, editor: JsonTextEdit) -> None:
+        super().__init__(editor)
+        self._editor = editor
+        self.setMouseTracking(True)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._editor.gutter_width(), 0)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self._editor.paint_gutter(event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            pos = event.pos()  # type: ignore[attr-defined]
+            text = self._editor.gutter_tooltip(pos.y())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)  # type: ignore[attr-defined]
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
+
+
+class JsonTextEdit(QPlainTextEdit):
+    """The text widget: monospace, gutter, current line, brackets, underlines, smart keys."""
+
+    undo_requested = Signal()
+    redo_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setUndoRedoEnabled(False)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.setTabChangesFocus(False)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        self.setFont(font)
+        self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * 2)
+        # Before the highlighter connects, so `lazy` is decided before it sees a change.
+        self.document().contentsChange.connect(self._contents_change)
+        self.highlighter = JsonHighlighter(self.document(), self.palette())
+        self.marks: list[Mark] = []
+        self._bracket_selections: list[QTextEdit.ExtraSelection] = []
+        self._line_markers: dict[int, str] | None = None
+        self._text_for_brackets: Callable[[], str] = self.toPlainText
+        self._gutter = _Gutter(self)
+        self.blockCountChanged.connect(self._update_gutter_width)
+        self.updateRequest.connect(self._update_gutter)
+        self.cursorPositionChanged.connect(self._refresh_extra_selections)
+        self._update_gutter_width()
+        self._refresh_extra_selections()
+
+    # ---- problems --------------------------------------------------------------------------------
+
+    def set_marks(self, marks: list[Mark]) -> None:
+        self.marks = marks
+        self._line_markers = None
+        self._refresh_extra_selections()
+        self._gutter.update()
+
+    def problems_at(self, position: int) -> list[Problem]:
+        """The problems underlined at a Qt position (hovering either edge counts)."""
+        return [
+            m.problem
+            for m in self.marks
+            if m.cursor.selectionStart() <= position <= m.cursor.selectionEnd()
+        ]
+
+    def line_markers(self) -> dict[int, str]:
+        """Block number → "error" or "warning" (errors win), for the gutter."""
+        if self._line_markers is None:
+            markers: dict[int, str] = {}
+            for mark in self.marks:
+                line = mark.cursor.block().blockNumber()
+                if mark.cursor.hasSelection():
+                    line = self.document().findBlock(mark.cursor.selectionStart()).blockNumber()
+                if markers.get(line) != "error":
+                    markers[line] = mark.problem.severity
+            self._line_markers = markers
+        return self._line_markers
+
+    # ---- extra selections ------------------------------------------------------------------------
+
+    def _refresh_extra_selections(self) -> None:
+        selections: list[QTextEdit.ExtraSelection] = []
+        line = QTextEdit.ExtraSelection()
+        color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+        color.setAlpha(28)
+        line.format.setBackground(color)
+        line.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+        cursor = self.textCursor()
+        cursor.clearSelection()
+        line.cursor = cursor
+        selections.append(line)
+        theme = theme_for(self.palette())
+        for mark in self.marks:
+            selection = QTextEdit.ExtraSelection()
+            fmt = QTextCharFormat()
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            fmt.setUnderlineColor(QColor(theme.error if mark.problem.is_error else theme.warning))
+            selection.format = fmt
+            selection.cursor = mark.cursor
+            selections.append(selection)
+        selections += self._brackets()
+        self.setExtraSelections(selections)
+
+    def _brackets(self) -> list[QTextEdit.ExtraSelection]:
+        cursor = self.textCursor()
+        if cursor.hasSelection():
+            return []
+        pos = cursor.position()
+        block = cursor.block()
+        text = block.text()
+        column = pos - block.position()
+        # The bracket after the cursor, else the one before it.
+        for candidate in (column, column - 1):
+            if 0 <= candidate < len(text) and text[candidate] in "{}[]":
+                return self._bracket_pair(block.position() + candidate, text[candidate])
+        return []
+
+    def _bracket_pair(self, position: int, char: str) -> list[QTextEdit.ExtraSelection]:
+        document = self.document()
+        # Scan a window of the document around the bracket (never the whole 1 MB text).
+        window_start = max(0, position - BRACKET_REACH)
+        window_end = min(document.characterCount() - 1, position + BRACKET_REACH)
+        cursor = QTextCursor(document)
+        cursor.setPosition(window_start)
+        cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock)
+        window_start = cursor.position()
+        cursor.setPosition(window_end, QTextCursor.MoveMode.KeepAnchor)
+        window = cursor.selectedText().replace("\u2029", "\n")
+        if len(window) != window_end - window_start:
+            return []  # characters Qt counts differently: no matching here
+        match = matching_bracket(window, position - window_start)
+        selections = []
+        color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+        color.setAlpha(70)
+        for at in (position, None if match is None else match + window_start):
+            if at is None:
+                continue
+            selection = QTextEdit.ExtraSelection()
+            selection.format.setBackground(color)
+            c = QTextCursor(document)
+            c.setPosition(at)
+            c.setPosition(at + 1, QTextCursor.MoveMode.KeepAnchor)
+            selection.cursor = c
+            selections.append(selection)
+        return selections if match is not None else []
+
+    # ---- keys ------------------------------------------------------------------------------------
+
+    def event(self, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and (
+                event.matches(QKeySequence.StandardKey.Undo)
+                or event.matches(QKeySequence.StandardKey.Redo)
+            )
+        ):
+            event.accept()  # ours, not the window's: we forward it to the document
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.matches(QKeySequence.StandardKey.Undo):
+            self.undo_requested.emit()
+            return
+        if event.matches(QKeySequence.StandardKey.Redo) or (
+            event.key() == Qt.Key.Key_Y and event.modifiers() == Qt.KeyboardModifier.ControlModifier
+        ):
+            self.redo_requested.emit()
+            return
+        key = event.key()
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if key == Qt.Key.Key_Tab and mods == Qt.KeyboardModifier.NoModifier:
+            self._indent_or_spaces()
+            return
+        if key == Qt.Key.Key_Backtab:
+            self._outdent()
+            return
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and mods in (
+            Qt.KeyboardModifier.NoModifier,
+            Qt.KeyboardModifier.ShiftModifier,
+        ):
+            self._newline()
+            return
+        super().keyPressEvent(event)
+
+    def _indent_or_spaces(self) -> None:
+        cursor = self.textCursor()
+        if cursor.hasSelection() and "\u2029" in cursor.selectedText():
+            self._shift_lines(+1)
+            return
+        column = cursor.positionInBlock()
+        cursor.insertText(" " * (2 - column % 2))
+
+    def _outdent(self) -> None:
+        self._shift_lines(-1)
+
+    def _shift_lines(self, direction: int) -> None:
+        cursor = self.textCursor()
+        document = self.document()
+        first = document.findBlock(cursor.selectionStart())
+        last = document.findBlock(max(cursor.selectionStart(), cursor.selectionEnd() - 1))
+        edit = QTextCursor(document)
+        edit.beginEditBlock()
+        block = first
+        while block.isValid():
+            edit.setPosition(block.position())
+            if direction > 0:
+                edit.insertText("  ")
+            else:
+                spaces = len(block.text()) - len(block.text().lstrip(" "))
+                remove = min(2, spaces)
+                if remove:
+                    edit.setPosition(block.position() + remove, QTextCursor.MoveMode.KeepAnchor)
+                    edit.removeSelectedText()
+            if block == last:
+                break
+            block = block.next()
+        edit.endEditBlock()
+
+    def _newline(self) -> None:
+        cursor = self.textCursor()
+        block_text = cursor.block().text()
+        column = cursor.positionInBlock()
+        before = block_text[:column].rstrip()
+        after = block_text[column:].lstrip()
+        indent = block_text[: len(block_text) - len(block_text.lstrip(" \t"))]
+        cursor.beginEditBlock()
+        if cursor.hasSelection():
+            cursor.removeSelectedText()
+        if before.endswith(("{", "[")):
+            inner = indent + "  "
+            if after[:1] == _PAIRS[before[-1]]:
+                # Between a pair of brackets: open an indented line and put the closer below.
+                cursor.insertText("\n" + inner)
+                keep = cursor.position()
+                cursor.insertText("\n" + indent)
+                cursor.setPosition(keep)
+            else:
+                cursor.insertText("\n" + inner)
+        else:
+            cursor.insertText("\n" + indent)
+        cursor.endEditBlock()
+        self.setTextCursor(cursor)
+        self.ensureCursorVisible()
+
+    # ---- painting --------------------------------------------------------------------------------
+
+    def visible_blocks(self) -> list[QTextBlock]:
+        blocks = []
+        block = self.firstVisibleBlock()
+        offset = self.contentOffset()
+        height = self.viewport().height()
+        while block.isValid():
+            top = self.blockBoundingGeometry(block).translated(offset).top()
+            if top > height:
+                break
+            blocks.append(block)
+            block = block.next()
+        return blocks
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self.highlighter.highlight_visible(self.visible_blocks())
+        super().paintEvent(event)
+
+    def _contents_change(self, position: int, removed: int, added: int) -> None:
+        self.highlighter.lazy = added > LAZY_CHANGE
+        self._line_markers = None
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.highlighter.set_palette(self.palette())
+            self._refresh_extra_selections()
+            self.viewport().update()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            pos = event.pos()  # type: ignore[attr-defined]
+            position = self.cursorForPosition(pos).position()
+            problems = self.problems_at(position)
+            if problems:
+                QToolTip.showText(
+                    event.globalPos(),  # type: ignore[attr-defined]
+                    tooltip_text(problems),
+                    self.viewport(),
+                )
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
+
+    # ---- gutter ----------------------------------------------------------------------------------
+
+    def gutter_width(self) -> int:
+        digits = len(str(max(1, self.blockCount())))
+        metrics = self.fontMetrics()
+        return 10 + metrics.horizontalAdvance("9") * max(3, digits) + self._marker_size() + 6
+
+    def _marker_size(self) -> int:
+        return max(12, self.fontMetrics().height() - 2)
+
+    def _update_gutter_width(self, _count: int = 0) -> None:
+        self.setViewportMargins(self.gutter_width(), 0, 0, 0)
+
+    def _update_gutter(self, rect: QRect, dy: int) -> None:
+        if dy:
+            self._gutter.scroll(0, dy)
+        else:
+            self._gutter.update(0, rect.y(), self._gutter.width(), rect.height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        rect = self.contentsRect()
+        self._gutter.setGeometry(QRect(rect.left(), rect.top(), self.gutter_width(), rect.height()))
+
+    def paint_gutter(self, event: QPaintEvent) -> None:
+        painter = QPainter(self._gutter)
+        palette = self.palette()
+        painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.AlternateBase))
+        markers = self.line_markers()
+        current = self.textCursor().blockNumber()
+        size = self._marker_size()
+        theme = theme_for(palette)
+        icons = {
+            "error": qtawesome.icon("mdi6.close-circle", color=theme.error),
+            "warning": qtawesome.icon("mdi6.alert", color=theme.warning),
+        }
+        width = self._gutter.width()
+        line_height = self.fontMetrics().height()
+        offset = self.contentOffset()
+        for block in self.visible_blocks():
+            if not block.isVisible():
+                continue
+            top = round(self.blockBoundingGeometry(block).translated(offset).top())
+            number = block.blockNumber()
+            role = (
+                QPalette.ColorRole.Text if number == current else QPalette.ColorRole.PlaceholderText
+            )
+            painter.setPen(palette.color(role))
+            painter.drawText(
+                0,
+                top,
+                width - size - 8,
+                line_height,
+                int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                str(number + 1),
+            )
+            severity = markers.get(number)
+            if severity:
+                icons[severity].paint(
+                    painter, QRect(width - size - 3, top + (line_height - size) // 2, size, size)
+                )
+        painter.end()
+
+    def gutter_tooltip(self, y: int) -> str:
+        block = self.cursorForPosition(QPoint(0, y)).block()
+        number = block.blockNumber()
+        problems = [
+            m.problem
+            for m in self.marks
+            if self.document().findBlock(m.cursor.selectionStart()).blockNumber() == number
+        ]
+        return tooltip_text(problems) if problems else ""
+
+
+def tooltip_text(problems: list[Problem]) -> str:
+    lines = []
+    for problem in problems:
+        label = "Error" if problem.is_error else "Warning"
+        where = describe(problem.path) if problem.path else "script"
+        lines.append(f"{label}: {problem.message} ({where})")
+    return "\n".join(lines)
+
+
+class ScriptEditorPanel(QWidget):
+    """The Script dock. Construct with the document; it follows the document from then on.
+
+    Actions for the window's menus: `format_action` (Ctrl+Shift+I), `next_problem_action` (F8),
+    `previous_problem_action` (Shift+F8).
+    """
+
+    #: the cursor moved (1-based line and column), for a status bar
+    cursor_moved = Signal(int, int)
+
+    def __init__(self, document: ScriptDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.editor = JsonTextEdit(self)
+        self.editor.setObjectName("scriptEditor")
+        self._shown = ""  # the Python text the editor shows (offsets refer to it)
+        self._map = OffsetMap("")
+        self._applying = False  # we are changing the editor's text: not the user typing
+        self._moving = False  # we are moving the cursor: not the user
+        self._own_selection: tuple[Path | None, Path | None] | None = None
+        self._source_map: tuple[int, SourceMap] | None = None
+        self._validation: Validation | None = None
+
+        self._status = QLabel(self)
+        self._status.setObjectName("scriptEditorStatus")
+        self._status.setContentsMargins(6, 2, 6, 2)
+        self._status.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        status_row = QHBoxLayout()
+        status_row.setContentsMargins(0, 0, 0, 0)
+        status_row.addWidget(self._status, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.editor, 1)
+        layout.addLayout(status_row)
+
+        self._select_timer = QTimer(self)
+        self._select_timer.setSingleShot(True)
+        self._select_timer.setInterval(SELECT_DELAY_MS)
+        self._select_timer.timeout.connect(self._select_at_cursor)
+
+        self.format_action = QAction(qtawesome.icon("mdi6.code-json"), "Format JSON", self)
+        self.format_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.format_action.setStatusTip("Re-indent the script with 2 spaces (undoable)")
+        self.format_action.triggered.connect(self.format_text)
+        self.next_problem_action = QAction(
+            qtawesome.icon("mdi6.arrow-down-bold-circle-outline"), "Next Problem", self
+        )
+        self.next_problem_action.setShortcut(QKeySequence("F8"))
+        self.next_problem_action.triggered.connect(lambda: self.go_to_problem(+1))
+        self.previous_problem_action = QAction(
+            qtawesome.icon("mdi6.arrow-up-bold-circle-outline"), "Previous Problem", self
+        )
+        self.previous_problem_action.setShortcut(QKeySequence("Shift+F8"))
+        self.previous_problem_action.triggered.connect(lambda: self.go_to_problem(-1))
+        for action in (self.format_action, self.next_problem_action, self.previous_problem_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+
+        self.editor.textChanged.connect(self._typed)
+        self.editor.cursorPositionChanged.connect(self._cursor_moved)
+        self.editor.undo_requested.connect(self._undo)
+        self.editor.redo_requested.connect(self._redo)
+        self.editor.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.editor.customContextMenuRequested.connect(self._context_menu)
+        document.text_changed.connect(self._text_changed)
+        document.validated.connect(self._validated)
+        document.selection_changed.connect(self._selection_changed)
+
+        self._show_text(document.text, keep_cursor=False)
+        if document.validation is not None and document.validation.revision == document.revision:
+            self._validated(document.validation)
+        self._update_status()
+
+    # ---- text in and out -------------------------------------------------------------------------
+
+    @property
+    def shown_text(self) -> str:
+        return self._shown
+
+    def _typed(self) -> None:
+        if self._applying:
+            return
+        text = self.editor.document().toRawText().replace("\u2029", "\n")
+        if text == self._shown:
+            return
+        self._shown = text
+        self._map = OffsetMap(text)
+        self.document.set_text(text)
+
+    def _text_changed(self, origin: str) -> None:
+        # Our own typing arrives as "text" with the very text we sent; anyone else calling
+        # `set_text` (Format JSON, a tool) also says "text", so compare rather than trust it.
+        text = self.document.text
+        if text is self._shown or text == self._shown:
+            return
+        self._show_text(text, keep_cursor=origin != "load")
+
+    def _show_text(self, text: str, keep_cursor: bool) -> None:
+        """Make the editor show `text`, replacing only what differs (no undo step anywhere)."""
+        old = self._shown
+        if text == old and self.editor.document().characterCount() > 1:
+            return
+        self._applying = True
+        self._moving = True
+        try:
+            if not keep_cursor or not old:
+                self.editor.setPlainText(text)
+            else:
+                self._replace_middle(old, text)
+        finally:
+            self._applying = False
+            self._moving = False
+        self._shown = text
+        self._map = OffsetMap(text)
+        if not keep_cursor or not old:
+            # The old marks' cursors collapsed with the old text; the next validation brings
+            # new ones. (After a middle replacement they follow the text until then.)
+            self.editor.set_marks([])
+
+    def _replace_middle(self, old: str, new: str) -> None:
+        prefix = common_prefix(old, new)
+        suffix = common_suffix(old, new, prefix)
+        old_map = self._map
+        start = old_map.to_qt(prefix)
+        end = old_map.to_qt(len(old) - suffix)
+        cursor = QTextCursor(self.editor.document())
+        cursor.beginEditBlock()
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(new[prefix : len(new) - suffix])
+        cursor.endEditBlock()
+
+    def format_text(self) -> None:
+        """Re-indent the script canonically (one undo step), when it is JSON."""
+        if self.document.parse_error is not None:
+            return
+        self.document.set_text(dumps(self.document.data), "Format JSON")
+
+    def _undo(self) -> None:
+        self.document.undo_stack.undo()
+
+    def _redo(self) -> None:
+        self.document.undo_stack.redo()
+
+    # ---- problems --------------------------------------------------------------------------------
+
+    def _validated(self, validation: Validation) -> None:
+        if validation.revision != self.document.revision or validation.report.text != self._shown:
+            return
+        self._validation = validation
+        document = self.editor.document()
+        last = max(0, document.characterCount() - 1)
+        marks = []
+        to_qt = self._map.to_qt
+        for problem, where in validation.located:
+            start = min(to_qt(where.start), last)
+            end = min(to_qt(where.end), last)
+            block = document.findBlock(start)
+            line_end = block.position() + block.length() - 1
+            if end <= start:  # an empty range: mark the character there (or the one before)
+                if start >= line_end and start > block.position():
+                    start -= 1
+                end = min(last, start + 1)
+            full_end = end
+            if end > line_end:  # a multi-line range: underline its first line only
+                end = max(line_end, start + 1)
+            cursor = QTextCursor(document)
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+            marks.append(Mark(cursor, problem, start, full_end))
+        self.editor.set_marks(marks)
+        self._update_status()
+
+    def go_to_problem(self, step: int) -> None:
+        """Move the cursor to the next (+1) or previous (-1) problem, wrapping around."""
+        marks = sorted(self.editor.marks, key=lambda m: m.cursor.selectionStart())
+        if not marks:
+            return
+        here = self.editor.textCursor().position()
+        if step > 0:
+            target = next((m for m in marks if m.cursor.selectionStart() > here), marks[0])
+        else:
+            target = next(
+                (m for m in reversed(marks) if m.cursor.selectionStart() < here), marks[-1]
+            )
+        self._move_cursor(target.cursor.selectionStart())
+        QToolTip.showText(
+            self.editor.viewport().mapToGlobal(self.editor.cursorRect().bottomLeft()),
+            tooltip_text([target.problem]),
+            self.editor.viewport(),
+        )
+
+    # ---- selection -------------------------------------------------------------------------------
+
+    def _cursor_moved(self) -> None:
+        self._update_status()
+        if self._moving:
+            return
+        self._select_timer.start()
+
+    def _select_at_cursor(self) -> None:
+        if self.document.parse_error is not None or self._shown != self.document.text:
+            return
+        source = self._source()
+        if source is None:
+            return
+        offset = self._map.to_python(self.editor.textCursor().position())
+        owner = owner_path(source.path_at(offset))
+        if owner is None or owner == self.document.selection[0]:
+            return
+        self._own_selection = (owner, None)
+        try:
+            self.document.select(owner)
+        finally:
+            self._own_selection = None
+
+    def _selection_changed(self, path: Path | None, focus: Path | None) -> None:
+        if self._own_selection is not None and self._own_selection == (path, focus):
+            return
+        target = focus if focus is not None else path
+        if target is None:
+            return
+        offset = self._offset_of(target, is_focus=focus is not None)
+        if offset is not None:
+            self._select_timer.stop()
+            self._move_cursor(self._map.to_qt(offset))
+
+    def _offset_of(self, path: Path, is_focus: bool) -> int | None:
+        validation = self._validation
+        if is_focus and validation is not None and validation.revision == self.document.revision:
+            problems = validation.at(path)
+            problems.sort(key=lambda p: (not p.is_error, p.code != "INVALID_JSON"))
+            for problem in problems:
+                where = validation.location(problem)
+                if where is not None:
+                    return where.start
+        if self.document.parse_error is not None or self._shown != self.document.text:
+            return None
+        source = self._source()
+        if source is None:
+            return None
+        _found, span = source.locate(path)
+        return None if span is None else span.start
+
+    def _source(self) -> SourceMap | None:
+        revision = self.document.revision
+        validation = self._validation
+        if validation is not None and validation.revision == revision:
+            return validation.report.source_map
+        if self._source_map is None or self._source_map[0] != revision:
+            self._source_map = (revision, SourceMap(self.document.text, data=self.document.data))
+        return self._source_map[1]
+
+    def _move_cursor(self, position: int) -> None:
+        position = max(0, min(position, self.editor.document().characterCount() - 1))
+        cursor = self.editor.textCursor()
+        cursor.setPosition(position)
+        self._moving = True
+        try:
+            self.editor.setTextCursor(cursor)
+        finally:
+            self._moving = False
+        self._center_if_hidden()
+
+    def _center_if_hidden(self) -> None:
+        rect = self.editor.cursorRect()
+        viewport = self.editor.viewport().rect()
+        if not viewport.contains(rect.topLeft()) or not viewport.contains(rect.bottomLeft()):
+            self.editor.centerCursor()
+
+    # ---- status and menu -------------------------------------------------------------------------
+
+    def _update_status(self) -> None:
+        cursor = self.editor.textCursor()
+        line, column = cursor.blockNumber() + 1, cursor.positionInBlock() + 1
+        self.cursor_moved.emit(line, column)
+        parts = [f"Ln {line}, Col {column}"]
+        validation = self._validation
+        if self.document.parse_error is not None:
+            parts.append("Not valid JSON: the other views show the last valid script")
+        elif validation is not None:
+            errors = sum(1 for p in validation.problems if p.is_error)
+            warnings = len(validation.problems) - errors
+            if errors or warnings:
+                parts.append(_count(errors, "error") + ", " + _count(warnings, "warning"))
+            else:
+                parts.append("No problems")
+        self._status.setText("   ·   ".join(parts))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self)
+        stack = self.document.undo_stack
+        undo = menu.addAction(qtawesome.icon("mdi6.undo"), _undo_label("Undo", stack.undoText()))
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        undo.setEnabled(stack.canUndo())
+        undo.triggered.connect(self._undo)
+        redo = menu.addAction(qtawesome.icon("mdi6.redo"), _undo_label("Redo", stack.redoText()))
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        redo.setEnabled(stack.canRedo())
+        redo.triggered.connect(self._redo)
+        menu.addSeparator()
+        has_selection = self.editor.textCursor().hasSelection()
+        for icon, label, key, slot, enabled in (
+            (
+                "mdi6.content-cut",
+                "Cut",
+                QKeySequence.StandardKey.Cut,
+                self.editor.cut,
+                has_selection,
+            ),
+            (
+                "mdi6.content-copy",
+                "Copy",
+                QKeySequence.StandardKey.Copy,
+                self.editor.copy,
+                has_selection,
+            ),
+            (
+                "mdi6.content-paste",
+                "Paste",
+                QKeySequence.StandardKey.Paste,
+                self.editor.paste,
+                self.editor.canPaste(),
+            ),
+        ):
+            action = menu.addAction(qtawesome.icon(icon), label)
+            action.setShortcut(key)
+            action.setEnabled(enabled)
+            action.triggered.connect(slot)
+        select_all = menu.addAction("Select All")
+        select_all.setShortcut(QKeySequence.StandardKey.SelectAll)
+        select_all.triggered.connect(self.editor.selectAll)
+        menu.addSeparator()
+        self.format_action.setEnabled(self.document.parse_error is None)
+        menu.addAction(self.format_action)
+        menu.addAction(self.next_problem_action)
+        menu.addAction(self.previous_problem_action)
+        menu.exec(self.editor.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+
+def _undo_label(verb: str, text: str) -> str:
+    return f"{verb} {text}" if text else verb
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of two strings, by halving (slice compares run in C)."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n  # a[:low] == b[:low]; a[:high] != b[:high]
+    while high - low > 64:
+        mid = (low + high) // 2
+        if a[low:mid] == b[low:mid]:
+            low = mid
+        else:
+            high = mid
+    while low < high and a[low] == b[low]:
+        low += 1
+    return low
+
+
+def common_suffix(a: str, b: str, prefix: int) -> int:
+    """Length of the common suffix that does not overlap the first `prefix` characters."""
+    n = min(len(a), len(b)) - prefix
+    if n <= 0:
+        return 0
+    la, lb = len(a), len(b)
+    if a[la - n :] == b[lb - n :]:
+        return n
+    low, high = 0, n
+    while high - low > 64:
+        mid = (low + high) // 2
+        if a[la - mid : la - low] == b[lb - mid : lb - low]:
+            low = mid
+        else:
+            high = mid
+    while low < high and a[la - low - 1] == b[lb - low - 1]:
+        low += 1
+    return low

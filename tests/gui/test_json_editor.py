@@ -1,0 +1,298 @@
+"""The Script dock: typing edits the document, problems are underlined at their exact range,
+changes from elsewhere replace the text without undo steps of its own, cursor ↔ selection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QTextCursor
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QToolTip
+
+from app.script.problems import INVALID_JSON
+from app.studio.document import ScriptDocument, dumps
+from app.studio.json_editor import (
+    ScriptEditorPanel,
+    common_prefix,
+    common_suffix,
+    matching_bracket,
+    owner_path,
+)
+from app.studio.json_highlighter import OffsetMap
+
+
+def _script(scenes: int = 2) -> dict:
+    return {
+        "width": 640,
+        "height": 360,
+        "scenes": [
+            {
+                "name": f"S{i}",
+                "duration": 2 + i,
+                "elements": [{"type": "text", "text": f"hello {i}"}],
+            }
+            for i in range(scenes)
+        ],
+    }
+
+
+@pytest.fixture
+def doc(qtbot):
+    document = ScriptDocument(dumps(_script()))
+    yield document
+    document.close()
+
+
+@pytest.fixture
+def panel(doc, qtbot):
+    widget = ScriptEditorPanel(doc)
+    qtbot.addWidget(widget)
+    widget.resize(700, 500)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def _put_cursor(panel: ScriptEditorPanel, offset: int) -> None:
+    cursor = panel.editor.textCursor()
+    cursor.setPosition(offset)
+    panel.editor.setTextCursor(cursor)
+
+
+def _mark_ranges(panel: ScriptEditorPanel) -> list[tuple[int, int, str]]:
+    return [
+        (m.cursor.selectionStart(), m.cursor.selectionEnd(), m.problem.message)
+        for m in panel.editor.marks
+    ]
+
+
+def test_editor_shows_the_document_text_and_keeps_no_undo_history(panel, doc):
+    assert panel.editor.toPlainText() == doc.text
+    assert not panel.editor.isUndoRedoEnabled()
+    assert not panel.editor.document().isUndoRedoEnabled()
+
+
+def test_typing_updates_the_document_and_its_validation(panel, doc, qtbot):
+    offset = doc.text.index('"S1"') + 3
+    _put_cursor(panel, offset)
+    panel.editor.setFocus()
+    with qtbot.waitSignal(doc.validated):
+        QTest.keyClicks(panel.editor, "x")
+    assert doc.data["scenes"][1]["name"] == "S1x"
+    assert doc.text == panel.editor.toPlainText()
+    assert doc.validation.revision == doc.revision
+    assert doc.undo_stack.undoText() == "Edit JSON"
+
+
+def test_invalid_json_is_underlined_at_its_line_and_column(panel, doc, qtbot):
+    good = doc.data
+    offset = doc.text.index('"S0",') + len('"S0"')
+    _put_cursor(panel, offset)
+    panel.editor.setFocus()
+    with qtbot.waitSignal(doc.validated) as got:
+        QTest.keyClicks(panel.editor, ",")  # "S0",, : not JSON
+    validation = got.args[0]
+    assert doc.data is good  # the other views stay on the last good data
+    (problem,) = validation.problems
+    assert problem.code == INVALID_JSON
+    where = validation.location(problem)
+    ((start, end, message),) = _mark_ranges(panel)
+    assert message == problem.message
+    cursor = QTextCursor(panel.editor.document())
+    cursor.setPosition(start)
+    assert (cursor.blockNumber() + 1, cursor.positionInBlock() + 1) == (where.line, where.column)
+    assert (start, end) == (where.start, where.end)
+    assert "Not valid JSON" in panel._status.text()
+
+
+def test_bad_value_is_underlined_at_its_exact_range_with_the_message_as_tooltip(panel, doc, qtbot):
+    with qtbot.waitSignal(doc.validated) as got:
+        doc.set_value(("scenes", 1, "duration"), "long")
+    validation = got.args[0]
+    (problem,) = validation.at(("scenes", 1, "duration"))
+    where = validation.location(problem)
+    assert (where.start, where.end, problem.message) in _mark_ranges(panel)
+    assert panel.editor.toPlainText()[where.start : where.end] == '"duration": "long"'
+    # The underline is a wavy red extra selection over that range.
+    underlines = [
+        s
+        for s in panel.editor.extraSelections()
+        if s.format.underlineStyle() == s.format.UnderlineStyle.WaveUnderline
+    ]
+    assert [(s.cursor.selectionStart(), s.cursor.selectionEnd()) for s in underlines] == [
+        (where.start, where.end)
+    ]
+    # The gutter marks the line; hovering the range shows the message.
+    assert panel.editor.line_markers() == {where.line - 1: "error"}
+    cursor = QTextCursor(panel.editor.document())
+    cursor.setPosition(where.start + 3)
+    point = panel.editor.cursorRect(cursor).center()
+    QTest.mouseMove(panel.editor.viewport(), point)
+    assert panel.editor.problems_at(panel.editor.cursorForPosition(point).position()) == [problem]
+    qtbot.waitUntil(lambda: QToolTip.isVisible() and problem.message in QToolTip.text())
+
+
+def test_warnings_are_amber_and_errors_red(panel, doc, qtbot):
+    with qtbot.waitSignal(doc.validated):
+        doc.set_variables({"unused": 1})  # a warning
+        doc.set_value(("scenes", 1, "duration"), -4)  # an error
+    colors = {}
+    for selection in panel.editor.extraSelections():
+        for mark in panel.editor.marks:
+            if selection.cursor == mark.cursor:
+                colors[mark.problem.severity] = selection.format.underlineColor().name()
+    assert set(colors) == {"error", "warning"}
+    assert colors["error"] != colors["warning"]
+
+
+def test_external_edit_replaces_text_without_undo_and_keeps_the_cursor_line(panel, doc):
+    text = doc.text
+    line = text[: text.index('"hello 1"')].count("\n")
+    _put_cursor(panel, text.index('"hello 1"') + 2)
+    column = panel.editor.textCursor().positionInBlock()
+    count = doc.undo_stack.count()
+    doc.set_value(("scenes", 0, "name"), "A much longer name for scene one")
+    assert doc.undo_stack.count() == count + 1  # only the document's own step
+    assert panel.editor.toPlainText() == doc.text
+    cursor = panel.editor.textCursor()
+    assert (cursor.blockNumber(), cursor.positionInBlock()) == (line, column)
+    assert not panel.editor.document().isUndoAvailable()
+    doc.undo_stack.undo()
+    assert panel.editor.toPlainText() == text
+    assert panel.editor.textCursor().blockNumber() == line
+
+
+def test_ctrl_z_in_the_editor_is_the_documents_undo(panel, doc, qtbot):
+    original = doc.text
+    doc.set_value(("width",), 1280)
+    _put_cursor(panel, doc.text.index('"S0"') + 3)
+    panel.editor.setFocus()
+    QTest.keyClicks(panel.editor, "abc")
+    assert doc.data["scenes"][0]["name"] == "S0abc"
+    QTest.keyClick(panel.editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert doc.data["scenes"][0]["name"] == "S0"  # the typing, one step
+    assert panel.editor.toPlainText() == doc.text
+    QTest.keyClick(panel.editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert panel.editor.toPlainText() == original  # then the data edit
+    QTest.keyClick(
+        panel.editor,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert doc.data["width"] == 1280
+
+
+def test_enter_auto_indents_and_tab_inserts_two_spaces(panel, doc):
+    doc.set_text('{\n  "scenes": []\n}\n')
+    offset = doc.text.index("[") + 1
+    _put_cursor(panel, offset)
+    panel.editor.setFocus()
+    QTest.keyClick(panel.editor, Qt.Key.Key_Return)
+    assert doc.text == '{\n  "scenes": [\n    \n  ]\n}\n'
+    assert panel.editor.textCursor().positionInBlock() == 4
+    QTest.keyClick(panel.editor, Qt.Key.Key_Tab)
+    assert doc.text == '{\n  "scenes": [\n      \n  ]\n}\n'
+
+
+def test_bracket_matching_highlights_the_pair(panel, doc):
+    text = doc.text
+    opener = text.index("[")  # the scenes list
+    _put_cursor(panel, opener)
+    match = matching_bracket(text, opener)
+    assert text[match] == "]"
+    positions = {
+        s.cursor.selectionStart()
+        for s in panel.editor.extraSelections()
+        if s.cursor.hasSelection() and s.cursor.selectedText() in "[]"
+    }
+    assert positions == {opener, match}
+    assert matching_bracket(text, match) == opener
+    assert matching_bracket('{"a": "}"}', 0) == 9  # brackets inside strings do not count
+
+
+def test_selection_elsewhere_moves_the_cursor_to_the_focused_range(panel, doc, qtbot):
+    doc.set_value(("scenes", 1, "duration"), "long")
+    doc.validate_now()
+    doc.select(("scenes", 1), ("scenes", 1, "duration"))
+    assert panel.editor.textCursor().position() == doc.text.index('"duration": "long"')
+    doc.select(("scenes", 0, "elements", 0))
+    element = doc.text.index('{\n          "type"')
+    assert panel.editor.textCursor().position() == element
+
+
+def test_moving_the_cursor_into_an_element_selects_it_once(panel, doc, qtbot):
+    panel.editor.setFocus()
+    seen = []
+    doc.selection_changed.connect(lambda path, focus: seen.append((path, focus)))
+    _put_cursor(panel, doc.text.index('"hello 1"') + 1)
+    qtbot.waitUntil(lambda: seen == [(("scenes", 1, "elements", 0), None)])
+    # The editor does not react to its own selection by moving the cursor.
+    assert panel.editor.textCursor().position() == doc.text.index('"hello 1"') + 1
+    _put_cursor(panel, doc.text.index('"hello 1"') + 2)
+    qtbot.wait(400)
+    assert len(seen) == 1  # same element: no new selection
+
+
+def test_next_problem_walks_the_problems(panel, doc):
+    data = _script(3)
+    data["scenes"][0]["duration"] = "a"
+    data["scenes"][2]["duration"] = "b"
+    doc.set_text(dumps(data))
+    doc.validate_now()
+    _put_cursor(panel, 0)
+    panel.go_to_problem(+1)
+    first = panel.editor.textCursor().position()
+    panel.go_to_problem(+1)
+    second = panel.editor.textCursor().position()
+    assert doc.text[first:].startswith('"duration": "a"')
+    assert doc.text[second:].startswith('"duration": "b"')
+    panel.go_to_problem(+1)
+    assert panel.editor.textCursor().position() == first  # wraps around
+
+
+def test_format_action_reindents_as_one_undo_step(panel, doc):
+    doc.set_text('{"width": 640, "height": 360, "scenes": []}')
+    panel.format_action.trigger()
+    assert doc.text == dumps({"width": 640, "height": 360, "scenes": []})
+    assert doc.undo_stack.undoText() == "Format JSON"
+    assert panel.editor.toPlainText() == doc.text
+
+
+def test_load_of_a_crlf_file_maps_problem_offsets_to_the_right_characters(panel, doc, qtbot):
+    data = {"width": "wide", "scenes": [{"name": "🎬🎬", "duration": "long"}]}
+    text = json.dumps(data, indent=2, ensure_ascii=False).replace("\n", "\r\n")
+    doc.load(text, None)
+    doc.validate_now()
+    selected = {m.cursor.selectedText() for m in panel.editor.marks}
+    assert '"width": "wide"' in selected
+    assert '"duration": "long"' in selected  # after two astral characters and CRLFs
+
+
+def test_offset_map_and_common_ends():
+    text = "a\r\nb🎬c"
+    mapping = OffsetMap(text)
+    assert [mapping.to_qt(i) for i in (0, 1, 3, 4, 5, 6)] == [0, 1, 2, 3, 5, 6]
+    assert [mapping.to_python(q) for q in (0, 1, 2, 3, 5, 6)] == [0, 1, 3, 4, 5, 6]
+    assert OffsetMap("plain").identity
+    a, b = "x" * 500 + "abc" + "y" * 700, "x" * 500 + "aXYc" + "y" * 700
+    prefix = common_prefix(a, b)
+    assert prefix == 501
+    assert common_suffix(a, b, prefix) == 701
+    assert common_suffix("aa", "aaa", common_prefix("aa", "aaa")) == 0
+
+
+def test_owner_path_picks_the_scene_or_element():
+    assert owner_path(("scenes", 2, "elements", 1, "font_size")) == ("scenes", 2, "elements", 1)
+    assert owner_path(("scenes", 2, "duration")) == ("scenes", 2)
+    assert owner_path(("width",)) == ()
+    assert owner_path(("scenes",)) is None
+
+
+def test_gutter_is_wide_enough_for_line_numbers_and_markers(panel):
+    width = panel.editor.gutter_width()
+    digits = panel.editor.fontMetrics().horizontalAdvance("999")
+    assert width >= digits + panel.editor._marker_size()
+    assert panel.editor.viewportMargins().left() == width
+    assert QPoint(0, 0) is not None
