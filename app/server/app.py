@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.server import phantomflow_routes
+from app.server import phantomflow_routes, sketchpen_routes
 from app.server.api import REQUEST_ID_HEADER, Service, error_response, internal_error
 from app.server.config import ServiceConfig
 
@@ -56,19 +56,23 @@ def create_app(config: ServiceConfig) -> Starlette:
     lifespan). `app.state.service` gives tests and the studio its store and settings."""
     service = Service.open(config)
     service.extras["schema"] = phantomflow_routes.schema_document()
+    sketchpen = sketchpen_routes.Sketchpen.open(config)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.start()
+        sketchpen.start()
         try:
             yield
         finally:
+            sketchpen.stop()
             service.stop()
 
     app = Starlette(
-        routes=phantomflow_routes.routes(),
+        routes=phantomflow_routes.routes() + sketchpen_routes.routes(),
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.sketchpen = sketchpen
     return app
