@@ -40,5 +40,18 @@ def ensure_default_account(store: Store, config: ServiceConfig) -> NewAccount | 
     if not config.create_default_account or store.account_count() > 0:
         return None
     account = store.create_account(config.default_plan, config.default_credits)
-    write_private_json(config.default_account_file, account.as_dict())
+    write_private_json(
+        config.default_account_file, {**account.as_dict(), **sketchpen_keys(store, account)}
+    )
     return account
+
+
+def sketchpen_keys(store: Store, account: NewAccount) -> dict[str, str]:
+    """A Sketchpen live and test key for the account (stored hashed), as printed/written."""
+    from app.server.sketchpen_store import SketchStore
+
+    sketch = SketchStore(store.path)
+    try:
+        return sketch.create_keys(account.account_id).as_dict()
+    finally:
+        sketch.close()
