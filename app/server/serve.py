@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app.paths import data_dir
+from app.server.accounts import sketchpen_keys
 from app.server.config import DEFAULT_HOST, DEFAULT_PORT, ServiceConfig
 from app.server.store import Store
 
@@ -79,14 +80,15 @@ def create_account(
         account = store.create_account(
             plan, credits, rate_limit=rate_limit, concurrency_limit=concurrency
         )
+        shown = {**account.as_dict(), **sketchpen_keys(store, account)}
     except ValueError as exc:
         raise ServeError(str(exc)) from None
     finally:
         store.close()
     if as_json:
-        print(json.dumps(account.as_dict()), file=out, flush=True)
+        print(json.dumps(shown), file=out, flush=True)
     else:
-        for name, value in account.as_dict().items():
+        for name, value in shown.items():
             print(f"{name}: {value}", file=out)
         print("Keep the keys safe: they are stored hashed and cannot be shown again.", file=out)
     return 0

@@ -53,7 +53,10 @@ def test_create_account_prints_json_once(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     account = json.loads(result.stdout)
-    assert set(account) == {"account_id", "plan", "credits", "live_key", "test_key"}
+    assert set(account) == {
+        "account_id", "plan", "credits", "live_key", "test_key",
+        "sketchpen_live_key", "sketchpen_test_key",
+    }  # fmt: skip
     assert account["plan"] == "starter" and account["credits"] == 42
     assert account["live_key"].startswith("ve_live_") and len(account["live_key"]) == 40
     assert account["test_key"].startswith("ve_test_")
