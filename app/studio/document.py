@@ -104,7 +104,10 @@ class Change:
     new: Any
 
 
-def _apply(data: Any, path: Path, value: Any, insert: bool) -> None:
+def _apply(data: Any, path: Path, value: Any, insert: bool) -> Any:
+    """Apply one change in place; returns the root (a new one when `path` is the root)."""
+    if not path:
+        return value
     parent = get_at(data, path[:-1])
     key = path[-1]
     if isinstance(parent, list):
@@ -122,6 +125,7 @@ def _apply(data: Any, path: Path, value: Any, insert: bool) -> None:
             parent[key] = value
     else:
         raise KeyError(f"{format_path(path[:-1]) or 'the document'} is not an object or a list")
+    return data
 
 
 @dataclass
@@ -233,13 +237,15 @@ class _DataCommand(QUndoCommand):
     def redo(self) -> None:
         data = self._document._data
         for change in self.changes:
-            _apply(data, change.path, copy.deepcopy(change.new), insert=change.old is MISSING)
+            data = _apply(data, change.path, copy.deepcopy(change.new), change.old is MISSING)
+        self._document._data = data
         self._document._after_data_edit(self._paths(), dumps(data), "data")
 
     def undo(self) -> None:
         data = self._document._data
         for change in reversed(self.changes):
-            _apply(data, change.path, copy.deepcopy(change.old), insert=change.new is MISSING)
+            data = _apply(data, change.path, copy.deepcopy(change.old), change.new is MISSING)
+        self._document._data = data
         self._document._after_data_edit(self._paths(), self._text_before, "undo")
 
     def _paths(self) -> tuple[Path, ...]:

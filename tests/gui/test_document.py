@@ -143,6 +143,16 @@ def test_large_documents_are_validated_on_a_worker_and_only_the_latest_lands(qtb
         doc.close()
 
 
+def test_replace_data_swaps_the_whole_script_and_undoes(doc):
+    before = doc.text
+    doc.replace_data(_script(3), "Use example")
+    assert [s["name"] for s in doc.data["scenes"]] == ["S0", "S1", "S2"]
+    assert doc.text == dumps(_script(3))
+    assert doc.undo_stack.undoText() == "Use example"
+    doc.undo_stack.undo()
+    assert doc.text == before and len(doc.data["scenes"]) == 2
+
+
 def test_load_clears_history_and_modified_flag(doc, tmp_path):
     doc.set_value(("width",), 1280)
     doc.load(dumps(_script(1)), tmp_path / "a.json")
