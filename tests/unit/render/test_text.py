@@ -148,3 +148,15 @@ def test_sub_pixel_phase_shifts_the_glyphs() -> None:
     b = text_sprite(element, 1920, 1.0, (0.5, 0.0))
     assert b.origin.x() - a.origin.x() == pytest.approx(0.5, abs=1.0)
     assert b.origin.x() % 1 == pytest.approx(0.5)
+
+
+def test_measuring_a_whole_large_document_again_hits_the_cache() -> None:
+    """Lint measures every text on every keystroke: 2,000 texts must not evict each other."""
+    texts = [f"Scene {i} title" for i in range(2000)]
+    first = [measure_text(t, 64, 1700, 1.2) for t in texts]
+    before = measure_text.cache_info()
+    again = [measure_text(t, 64, 1700, 1.2) for t in texts]
+    after = measure_text.cache_info()
+    assert again == first
+    assert after.hits - before.hits == len(texts)
+    assert after.misses == before.misses
