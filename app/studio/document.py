@@ -41,6 +41,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.render.text import measure_text as render_measure_text
 from app.script.jsonpath import Path, format_path, get_at
 from app.script.lint import LintOptions
 from app.script.model import Movie
@@ -351,7 +352,8 @@ class ScriptDocument(QObject):
         self._movie: Movie | None = None
         self.undo_stack.cleanChanged.connect(self._clean_changed)
         self._schema = schema
-        self._measure_text = measure_text
+        # Lint checks text boxes with the renderer's own font metrics (cached per text).
+        self._measure_text = measure_text or render_measure_text
         self._file_path = file_path
         self._text = ""
         self._data: Any = {}
