@@ -532,6 +532,14 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 AssetType = Literal["character", "object"]
 
 
+class _Unresent(Exception):
+    """Ends a retry loop with `error`, which must not be retried (the state moved on)."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class SketchpenClient:
     """One server, one key. Use as `async with SketchpenClient(url, key) as client:`.
 
@@ -919,11 +927,14 @@ class SketchpenClient:
         `refining` with a new script. Free. Allowed in `refining`, and for a `failed` video
         without scenes.
 
-        After a 5xx or a lost answer the video is re-read and the call resent only if its status
-        and `updated_at` are unchanged since `current` (read first when not given) (§12).
+        After a 5xx or a lost answer the video is re-read (§12): if it is back in `scripting`
+        or has a new script, the earlier call landed and the re-read video is returned; if its
+        status and `updated_at` are unchanged since `current` (read first when not given), the
+        call is resent; anything else (someone else changed it) surfaces the error unresent.
         """
         before = current if current is not None else await self.get_video(video_id)
         path = f"/videos/{video_id}/regenerate"
+        before_ids = {scene.id for scene in before.scenes}
 
         async def send() -> Video:
             last_error: ApiError | None = None
@@ -932,8 +943,13 @@ class SketchpenClient:
                 nonlocal last_error
                 if last_error is not None and last_error.ambiguous:
                     now = await self.get_video(video_id)
-                    if (now.status, now.updated_at) != (before.status, before.updated_at):
+                    new_script = now.status == S.REFINING and (
+                        {scene.id for scene in now.scenes} != before_ids
+                    )
+                    if now.status in DRAFTING or new_script:
                         return now  # the earlier call landed
+                    if (now.status, now.updated_at) != (before.status, before.updated_at):
+                        raise _Unresent(last_error)
                 try:
                     response = await self._send(
                         "POST",
@@ -947,7 +963,10 @@ class SketchpenClient:
                     raise
                 return self._parse(Video, response)
 
-            return await self.retrier.run(attempt, kind=RequestKind.SAFE)
+            try:
+                return await self.retrier.run(attempt, kind=RequestKind.SAFE)
+            except _Unresent as stop:
+                raise stop.error from None
 
         return await self._with_state(video_id, self._parked(send, wait_for_slot))
 

@@ -524,6 +524,46 @@ def test_regenerate_is_resent_when_the_video_is_unchanged() -> None:
     assert log == ["GET", "POST", "GET", "POST"]  # read first, since no `current` was given
 
 
+def test_regenerate_landed_and_finished_is_recognised_by_its_new_script() -> None:
+    log: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        log.append(request.method)
+        if request.method == "POST":
+            raise httpx.ReadTimeout("lost", request=request)
+        fresh = video_json("refining", updated_at="later")
+        fresh["scenes"][0]["id"] = "new-scene"
+        return httpx.Response(200, json=fresh)
+
+    async def main() -> None:
+        async with client_for(handler) as client:
+            video = await client.regenerate(VID, current=Video.model_validate(video_json()))
+            assert video.scenes[0].id == "new-scene"
+
+    run(main)
+    assert log == ["POST", "GET"]
+
+
+def test_regenerate_is_not_resent_when_someone_else_changed_the_video() -> None:
+    log: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        log.append(request.method)
+        if request.method == "POST":
+            return envelope(500, "INTERNAL_ERROR")
+        edited = video_json("refining", updated_at="edited elsewhere")
+        edited["scenes"][0]["speech"] = "Changed by another window."
+        return httpx.Response(200, json=edited)
+
+    async def main() -> None:
+        async with client_for(handler) as client:
+            error = await raises(client.regenerate(VID, current=Video.model_validate(video_json())))
+            assert error.code == "INTERNAL_ERROR" and error.category is Category.TRANSIENT
+
+    run(main)
+    assert log == ["POST", "GET"]
+
+
 def test_delete_retried_after_a_lost_answer_takes_404_as_done() -> None:
     calls = 0
 
