@@ -22,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -113,6 +115,24 @@ def prepare_rendering() -> None:
         ensure_qt()
 
 
+def lower_thread_priority(niceness: int) -> bool:
+    """Linux: lower the calling thread's priority (only this thread: nice is per thread there).
+
+    Processes this thread starts inherit its nice value from their first instruction, so render
+    workers spawned by a render slot import their modules (a second or more of CPU each) at low
+    priority too, instead of at the request handlers' priority until their initializer runs.
+    Returns False where that is not possible (other systems, or refused)."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
+        return False
+    try:
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, max(current, niceness))
+    except OSError:
+        return False
+    return True
+
+
 def _render(
     job: Job,
     out_path: Path,
@@ -120,6 +140,7 @@ def _render(
     processes: int | None,
     progress: Callable[[float], None],
     cancel: threading.Event,
+    niceness: int = RENDER_NICENESS,
 ) -> Rendered:
     """Render one job's script to `out_path` with the render engine (the one seam to it)."""
     data = json.loads(job.script)
@@ -136,7 +157,7 @@ def _render(
             jobs=processes,
             progress=progress,
             cancel=cancel,
-            niceness=RENDER_NICENESS,
+            niceness=niceness,
         )
     except RenderError as exc:
         where = f"{exc.path}: " if exc.path else ""
@@ -158,6 +179,7 @@ class JobRunner:
         self._cancels: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._worker_niceness = RENDER_NICENESS
 
     def start(self) -> list[Job]:
         """Reconcile what a previous process left behind, then start the render slots."""
@@ -203,6 +225,8 @@ class JobRunner:
     # -- the slots ------------------------------------------------------------------------------
 
     def _slot(self) -> None:
+        # Workers inherit the slot's priority at birth; otherwise they lower their own.
+        self._worker_niceness = 0 if lower_thread_priority(RENDER_NICENESS) else RENDER_NICENESS
         while not self._stop.is_set():
             gate = self.config.start_gate
             if gate is not None and not gate.wait(0.05):
@@ -246,6 +270,7 @@ class JobRunner:
                     processes=self.config.render_processes,
                     progress=self._progress_reporter(job.id),
                     cancel=cancel,
+                    niceness=self._worker_niceness,
                 )
             except RenderFailed as exc:
                 self._finish_failed(job.id, "RENDER_FAILED", str(exc))
