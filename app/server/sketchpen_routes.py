@@ -199,7 +199,8 @@ def sketch(
 ) -> Callable[[SHandler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler: key → scope → rate limit → body → handler (`scope` None: any key).
 
-    `name` is the route's name for the fault switch (`ServiceConfig.faults`)."""
+    `name` is the route's name for the fault switches: `name` in `ServiceConfig.faults` makes
+    the route fail with INTERNAL_ERROR, `name + ":database"` with DATABASE_ERROR."""
 
     def decorate(handler: SHandler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -235,6 +236,8 @@ def sketch(
                     ctx.body = await _read(request, body_limit)
                 if name in config.faults:
                     raise RuntimeError(f"fault switch '{name}' is on")
+                if f"{name}:database" in config.faults:
+                    raise sqlite3.OperationalError(f"fault switch '{name}:database' is on")
                 response = await run_in_threadpool(handler, ctx)
             except SketchError as exc:
                 response = envelope(
