@@ -223,6 +223,10 @@ def keyed(
 
         async def endpoint(request: Request) -> Response:
             service: Service = request.app.state.service
+            if name in service.config.absent_routes:  # test switch: the unknown-path answer
+                return error_response(
+                    404, "NOT_FOUND", f"No such endpoint: {request.method} {request.url.path}"
+                )
             request_id = _request_id()
             rate_headers: dict[str, str] = {}
             try:

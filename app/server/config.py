@@ -48,6 +48,10 @@ class ServiceConfig:
     #: Route names (e.g. "account", "render") that raise an unexpected exception: exercises the
     #: INTERNAL_ERROR path end to end. Mutable while the service runs.
     faults: set[str] = field(default_factory=set)
+    #: Route names (e.g. "account", "job_get") answered as if this server had no such endpoint
+    #: (404 NOT_FOUND "No such endpoint", before the key check), like a hosted server without a
+    #: project-decision feature (spec §0): exercises the client's degradation. Mutable.
+    absent_routes: set[str] = field(default_factory=set)
     #: Sketchpen AI drafts (`drafting.py`): the least time each working stage lasts, in seconds
     #: (the stand-in AI is nearly instant; this keeps the statuses observable). Tests shorten it.
     sketchpen_stage_seconds: float = 1.0
