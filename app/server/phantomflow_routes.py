@@ -478,12 +478,15 @@ def job_output(ctx: Ctx) -> Response:
         raise ApiError(409, "INVALID_STATE", f"Job is {job.status}; its output is not ready")
     path = job.output_path
     try:
-        size = os.stat(path).st_size if path else -1
+        stat = os.stat(path) if path else None
     except OSError:
-        size = -1
-    if path is None or size < 0:
+        stat = None
+    if path is None or stat is None:
         raise ApiError(404, "NOT_FOUND", "The job's output is no longer available")
-    etag = f'"{job.id}-{size}"'
+    size = stat.st_size
+    # Size and modification time: a file rewritten in place, even at the same size, gets a new
+    # tag, so a client resuming with If-Range receives the whole new file instead of a splice.
+    etag = f'"{job.id}-{size}-{stat.st_mtime_ns:x}"'
     headers = {"ETag": etag, "Accept-Ranges": "bytes"}
     wanted = _byte_range(ctx.request.headers.get("range"), size)
     if wanted is not None and ctx.request.headers.get("if-range", etag) != etag:
