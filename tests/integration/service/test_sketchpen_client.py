@@ -300,6 +300,106 @@ def test_invalid_state_is_parsed_with_the_state_and_the_recovery_that_fits(
     asyncio.run(main())
 
 
+#: Every 409 cell of the §6 matrix: (action, state) for the calls that must be refused.
+REFUSED: dict[str, set[str]] = {
+    "approve": {"scripting", "processing", "completed", "failed_bare"},
+    "regenerate": {"scripting", "processing", "completed", "failed_scenes"},
+    "edit_scene": {"scripting", "processing", "completed", "failed_scenes", "failed_bare"},
+    "replace_scenes": {"scripting", "processing", "completed", "failed_scenes", "failed_bare"},
+    "delete": {"processing"},
+    "link_asset": {"processing", "completed", "failed_scenes", "failed_bare"},
+}
+FIRST_ACTION = {
+    "scripting": Action.WAIT_AND_RETRY,
+    "processing": Action.WAIT_AND_RETRY,
+    "completed": Action.SUBMIT_AS_NEW,
+    "failed_scenes": Action.RETRY,
+    "failed_bare": Action.REGENERATE_SCRIPT,
+}
+
+
+def test_every_invalid_state_cell_comes_back_with_its_state_and_recovery(
+    open_sketch: Callable[..., Sketch],
+) -> None:
+    sketch = open_sketch()
+    config = sketch.config
+
+    async def main() -> None:
+        async with client(sketch) as sp:
+            asset = await sp.create_asset("Watering can", "object")
+            videos: dict[str, Video] = {}
+            # Ended videos first: they free their slots.
+            done = await draft(sp)
+            await sp.approve(done.id)
+            videos["completed"] = await finish(sp, done.id)
+            config.sketchpen_fail_images.add(0)
+            try:
+                broken = await draft(sp)
+                await sp.approve(broken.id)
+                videos["failed_scenes"] = await finish(sp, broken.id)
+            finally:
+                config.sketchpen_fail_images.discard(0)
+            config.sketchpen_fail_stages.add("scripting")
+            try:
+                bare = await sp.create_video(PROMPT, fps=10)
+                videos["failed_bare"] = await sp.wait_for_video(bare.id, timing=QUICK, timeout=60)
+            finally:
+                config.sketchpen_fail_stages.discard("scripting")
+            # Then three in progress, held where they are.
+            config.sketchpen_hold.add("rendering")
+            try:
+                busy = await draft(sp)
+                await sp.approve(busy.id)
+                videos["processing"] = await sp.wait_for_video(
+                    busy.id, until={"rendering"}, timing=QUICK, timeout=60
+                )
+                config.sketchpen_hold.add("scripting")
+                writing = await sp.create_video(PROMPT, fps=10)
+                videos["scripting"] = await sp.wait_for_video(
+                    writing.id, until={"scripting"}, timing=QUICK, timeout=60
+                )
+                assert {k: v.status for k, v in videos.items()} == {
+                    "completed": "completed",
+                    "failed_scenes": "failed",
+                    "failed_bare": "failed",
+                    "processing": "rendering",
+                    "scripting": "scripting",
+                }
+                assert videos["failed_bare"].scenes == [] and videos["failed_scenes"].scenes
+
+                scene_id = videos["completed"].scenes[0].id
+                calls: dict[str, Callable[[Video], Any]] = {
+                    "approve": lambda v: sp.approve(v.id),
+                    "regenerate": lambda v: sp.regenerate(v.id, "again", current=v),
+                    "edit_scene": lambda v: sp.edit_scene(
+                        v.id, v.scenes[0].id if v.scenes else scene_id, speech="New words."
+                    ),
+                    "replace_scenes": lambda v: sp.replace_scenes(
+                        v.id, [SceneDraft("New words.", "A new picture")]
+                    ),
+                    "delete": lambda v: sp.delete_video(v.id),
+                    "link_asset": lambda v: sp.link_asset(v.id, asset.id),
+                }
+                checked = 0
+                for action, states in REFUSED.items():
+                    for state in sorted(states):
+                        video = videos[state]
+                        error = await raises(calls[action](video))
+                        where = f"{action} on {state}"
+                        assert isinstance(error, VideoStateError), (where, error.code)
+                        assert (error.code, error.status) == ("INVALID_STATE", 409), where
+                        assert error.category is Category.STATE and error.request_id, where
+                        assert error.state == video.status, where
+                        assert error.actions[0] is FIRST_ACTION[state], where
+                        assert error.video.id == video.id and error.message, where
+                        checked += 1
+                assert checked == 23
+            finally:
+                config.sketchpen_hold.difference_update({"scripting", "rendering"})
+
+    asyncio.run(main())
+
+
 # -- failures and credits ----------------------------------------------------------------------
 
 
