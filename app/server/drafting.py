@@ -217,7 +217,7 @@ def write_script(prompt: str, feedback: str = "") -> list[tuple[str, str]]:
             if bullet.group(1).strip():
                 speeches.append(_as_sentence(bullet.group(1)))
             continue
-        if pending_list and len(line.strip()) < 80 and not line.strip().endswith("."):
+        if pending_list and len(line.strip()) < 80 and not re.search(r"[.!?…]", line):
             speeches.append(_as_sentence(line))
             continue
         paragraph.append(line.strip())

@@ -209,8 +209,8 @@ class DraftRunner:
         while not self._stop.is_set():
             video = self._claim()
             if video is None:
-                with self._wakeup:
-                    self._wakeup.wait(0.1)
+                with self._wakeup:  # create/approve/regenerate wake the workers at once
+                    self._wakeup.wait(0.5)
                 continue
             try:
                 self._drive(video)
@@ -288,6 +288,12 @@ class DraftRunner:
                 current = stages[working.status](working)
             except StageFailed as exc:
                 self._failed(working, working.status, str(exc))
+                return
+            except Abandoned:
+                raise
+            except Exception:
+                log.exception("sketchpen video %s: %s crashed", working.id, working.status)
+                self._failed(working, working.status, f"Unexpected error while {working.status}")
                 return
 
     # -- stages ---------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ TEXT_MAX = 2000
 IMAGE_MAX_BYTES = 10 * 1024 * 1024
 EVENTS = ("video.completed", "video.failed")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+#: Served media: cards, thumbnails, asset images, narration, videos (not the movie.json).
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,100}\.(?:png|jpg|webp|wav|mp4)$")
 
 
 # -- the service part -------------------------------------------------------------------------
@@ -952,7 +953,7 @@ async def files(request: Request) -> Response:
         if owner is not None:
             folder = root / ("videos" if owner[0] == "video" else "assets") / owner[1]
     path = folder / name if folder is not None and _FILE_NAME.match(name) else None
-    if path is None or ".part" in name or not path.is_file():
+    if path is None or not path.is_file():
         return _finish(envelope(404, "NOT_FOUND", "File not found", request_id), request_id)
     return _finish(FileResponse(path), request_id)
 

@@ -20,7 +20,7 @@ import pytest
 
 from app.server import drafting
 from tests.integration.server.conftest import Running
-from tests.integration.server.sketchpen_support import PROMPT, Sketch, open_sketch
+from tests.integration.server.sketchpen_support import Sketch, open_sketch
 
 
 @pytest.fixture
@@ -349,6 +349,9 @@ def test_media_files_answer_byte_ranges(sp: Sketch) -> None:
     part = httpx.get(done["video_url"], headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == whole[10:20]
     token = done["video_url"].split("/files/")[1].split("/")[0]
-    for bad in (f"/files/{token}/..%2Fservice.sqlite3", f"/files/{'0' * 32}/video.mp4"):
+    for bad in (
+        f"/files/{token}/..%2Fservice.sqlite3",
+        f"/files/{token}/movie.json",
+        f"/files/{'0' * 32}/video.mp4",
+    ):
         assert sp.call("GET", bad, None).status_code == 404
-    assert PROMPT
