@@ -32,6 +32,7 @@ from app.service.errors import Action, ApiError, Category
 from app.service.retry import WaitNotice, WaitReason
 from app.service.sketchpen import (
     LIFECYCLE,
+    CreationUncertain,
     PollTiming,
     SceneDraft,
     SketchpenClient,
@@ -43,7 +44,7 @@ from app.service.sketchpen import (
     verify_webhook,
 )
 
-from .conftest import Running
+from .conftest import DROP, PASS, FaultProxy, Running
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -90,9 +91,10 @@ def client(
     *,
     on_wait: Callable[[WaitNotice], None] | None = None,
     slot_poll_seconds: float = 0.1,
+    base: str | None = None,
 ) -> SketchpenClient:
     return SketchpenClient(
-        sketch.url,
+        base or sketch.url,
         key or sketch.live,
         timeout=30.0,
         on_wait=on_wait,
@@ -491,6 +493,57 @@ def test_credits_come_from_the_account_and_test_keys_cost_nothing(
             assert (await live.account()).credits_balance == 0
 
     asyncio.run(main())
+
+
+def test_lost_answers_are_resent_only_where_the_contract_says_it_is_safe(
+    open_sketch: Callable[..., Sketch],
+) -> None:
+    sketch = open_sketch(credits=100)
+
+    async def main() -> list[tuple[str, str, str]]:
+        host, port = sketch.url.removeprefix("http://").split(":")
+        proxy = await FaultProxy(host, int(port)).start()
+        try:
+            async with client(sketch, base=proxy.url) as sp:
+                # Create: the answer is lost after the video was made. Not resent; the video
+                # is offered as a candidate.
+                proxy.plan("POST", "/api/v1/videos", DROP)
+                error = await raises(sp.create_video(PROMPT, fps=10))
+                assert isinstance(error, CreationUncertain) and error.ambiguous
+                assert [v.prompt for v in error.candidates] == [PROMPT]
+                assert len(await sp.list_videos()) == 1
+                video = await sp.wait_for_video(error.candidates[0].id, timing=QUICK, timeout=60)
+
+                # Approve: resent; the resend's INVALID_STATE proves the first one landed.
+                proxy.plan("POST", f"/api/v1/videos/{video.id}/approve", DROP)
+                approved = await sp.approve(video.id)
+                assert approved.processing or approved.status == "completed"
+                done = await finish(sp, video.id)
+                assert done.status == "completed" and done.credits_charged == 3
+                assert (await sp.account()).credits_balance == 97  # charged once
+
+                # Regenerate: not resent, because the re-read shows it landed.
+                second = await draft(sp, "Leaves are green. Roots are brown.")
+                proxy.plan("POST", f"/api/v1/videos/{second.id}/regenerate", DROP)
+                again = await sp.regenerate(second.id, "Also say stems are tall.", current=second)
+                assert again.status in ("pending", "scripting", "refining")
+                new = await sp.wait_for_video(second.id, timing=QUICK, timeout=60)
+                assert "stems are tall" in " ".join(s.speech for s in new.scenes)
+                return proxy.seen
+        finally:
+            await proxy.close()
+
+    seen = asyncio.run(main())
+    posts = [
+        (path.rsplit("/", 1)[-1], behaviour) for method, path, behaviour in seen if method == "POST"
+    ]
+    assert posts == [
+        ("videos", DROP),
+        ("approve", DROP),
+        ("approve", PASS),
+        ("videos", PASS),
+        ("regenerate", DROP),
+    ]
 
 
 # -- limits ------------------------------------------------------------------------------------
