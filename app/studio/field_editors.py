@@ -29,6 +29,7 @@ from PySide6.QtGui import (
     QFocusEvent,
     QFont,
     QFontDatabase,
+    QKeyEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -65,6 +66,9 @@ from app.studio.tasks import TaskRunner
 TEXT_COMMIT_MS = 700
 
 _UNIT_SUFFIX = {"s": " s", "px": " px", "fps": " fps"}
+
+#: What a nullable number shows when it is null (its description says what null means).
+NULL_TEXT = {"duration": "to scene end", "width": "canvas", "height": "canvas"}
 
 #: Labels that read better than the key (the key is in every tooltip).
 LABELS = {
@@ -351,9 +355,9 @@ class Outline(QWidget):
         painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.8, 0.8, -0.8, -0.8), 4, 4)
 
 
-def _set_default_look(widget: QWidget, is_default: bool) -> None:
+def _set_default_look(widget: QWidget, is_default: bool, force: bool = False) -> None:
     """Greyed italic for a value that is the default (the key is absent)."""
-    if widget.property("showsDefault") == is_default:
+    if widget.property("showsDefault") == is_default and not force:
         return
     widget.setProperty("showsDefault", is_default)
     font = widget.font()
@@ -512,7 +516,7 @@ class NumberEditor(FieldEditor):
         return 1.0
 
     def _null_text(self) -> str:
-        return "auto"
+        return NULL_TEXT.get(self.spec.key, "auto")
 
     def _lowest_valid(self) -> float:
         spec = self.spec
@@ -695,9 +699,11 @@ class BoolEditor(FieldEditor):
 
 
 class CommitLineEdit(QLineEdit):
-    """A line edit that commits after a pause in typing, on Enter and when it loses focus."""
+    """A line edit that commits after a pause in typing, on Enter and when it loses focus;
+    Escape gives up the typing (`revert`)."""
 
     commit = Signal()
+    revert = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -712,6 +718,14 @@ class CommitLineEdit(QLineEdit):
         self._timer.stop()
         self.commit.emit()
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self._timer.isActive():
+            self._timer.stop()
+            self.revert.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
     def set_text_quietly(self, text: str) -> None:
         self._timer.stop()
         if text != self.text():
@@ -721,9 +735,19 @@ class CommitLineEdit(QLineEdit):
 
 
 class CommitTextEdit(QPlainTextEdit):
-    """Multi-line text that commits after a pause in typing and when it loses focus."""
+    """Multi-line text that commits after a pause in typing and when it loses focus; Escape
+    gives up the typing (`revert`)."""
 
     commit = Signal()
+    revert = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self._timer.isActive():
+            self._timer.stop()
+            self.revert.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -776,6 +800,7 @@ class TextEditor(FieldEditor):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit)
         self.edit.commit.connect(self._commit)
+        self.edit.revert.connect(lambda: self.show_value(self._value))
         self.setFocusProxy(self.edit)
 
     def accepts(self, value: Any) -> bool:
@@ -800,17 +825,16 @@ class TextEditor(FieldEditor):
     def _commit(self) -> None:
         text = self._current()
         before = self._value
-        if text == "" and (before is MISSING or before is None) and not self.spec.required:
-            return
         if isinstance(before, str) and text == before:
             return
-        value: Any = text
-        if text == "" and self.spec.nullable and not self.spec.required:
-            value = MISSING if before is MISSING else None
-            if value is MISSING:
-                return
-        self._value = value
-        self._emit(value)
+        if text == "" and not self.spec.required:
+            # an optional text cleared: the key goes (back to its default)
+            if before is not MISSING:
+                self._value = MISSING
+                self._emit(MISSING)
+            return
+        self._value = text
+        self._emit(text)
 
     def focus_target(self, subpath: Path = ()) -> QWidget:
         return self.edit
@@ -986,6 +1010,7 @@ class ColorEditor(FieldEditor):
         layout.addWidget(self.hex)
         self.swatch.clicked.connect(self.choose)
         self.hex.commit.connect(self._typed)
+        self.hex.revert.connect(lambda: self.show_value(self._value))
         self.hex.textEdited.connect(self._preview_typed)
         self.setFocusProxy(self.hex)
 
@@ -1007,9 +1032,7 @@ class ColorEditor(FieldEditor):
         self.hex.setProperty("invalidInput", not ok)
         palette = QPalette(self.hex.palette())
         if ok:
-            _set_default_look(self.hex, self._value is MISSING)
-            if self._value is not MISSING:
-                self.hex.setPalette(QPalette())
+            _set_default_look(self.hex, self._value is MISSING, force=True)
             return
         palette.setColor(QPalette.ColorRole.Text, problem_color("error", palette))
         self.hex.setPalette(palette)
@@ -1082,6 +1105,7 @@ class RawEditor(FieldEditor):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit)
         self.edit.commit.connect(self._commit)
+        self.edit.revert.connect(lambda: self.show_value(self._value))
         self.setFocusProxy(self.edit)
 
     def _show(self, value: Any) -> None:
@@ -1315,6 +1339,7 @@ class SourceEditor(FieldEditor):
         layout.addLayout(top)
         layout.addLayout(bottom)
         self.edit.commit.connect(self._typed)
+        self.edit.revert.connect(lambda: self.show_value(self._value))
         self.browse.clicked.connect(self.choose_file)
         self.fetch.clicked.connect(lambda: self._probe(fetch=True))
         self.setFocusProxy(self.edit)

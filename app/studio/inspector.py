@@ -391,6 +391,14 @@ class InspectorPanel(QWidget):
         self.scroller.setVisible(True)
         for key, row in self.rows.items():
             row.show_value(obj.get(key, MISSING))
+        transition = self.rows.get("transition")
+        if self.kind == "scene" and transition is not None:
+            # the first scene has nothing to blend from: offer no transition there
+            first = path[1] == 0 and "transition" not in obj
+            transition.editor.setEnabled(not first)
+            transition.editor.setToolTip(
+                "The first scene has nothing to blend from." if first else ""
+            )
         if self.kind == "scene":
             self._fill_elements(path, obj.get("elements"))
         if self.document.validation is not None:
