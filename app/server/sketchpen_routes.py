@@ -81,6 +81,8 @@ class Sketchpen:
 
     def start(self) -> None:
         self.config.sketchpen_dir.mkdir(parents=True, exist_ok=True)
+        for voice in drafting.VOICES.values():
+            _voice_preview(self.config, voice)
         self.runner.start()
 
     def stop(self) -> None:
@@ -522,7 +524,7 @@ def list_videos(ctx: SCtx) -> Response:
                 ]
             )
     limit = _query_int(ctx, "limit", 20, 1, 100)
-    offset = _query_int(ctx, "offset", 0, 0, None)
+    offset = _query_int(ctx, "offset", 0, 0, 2**31 - 1)
     videos = ctx.store.list_videos(ctx.account_id, statuses=statuses, limit=limit, offset=offset)
     return JSONResponse([video_json(v, ctx.base_url) for v in videos])
 
@@ -715,6 +717,7 @@ async def themes(request: Request) -> Response:
 
 
 def _voice_preview(config: ServiceConfig, voice: drafting.Voice) -> None:
+    """A short tone-bed sample of the voice, written once (at start) for `preview_url`."""
     path = config.sketchpen_dir / "voices" / f"{voice.id}.wav"
     if not path.is_file():
         timing = drafting.narrate("This is how this voice sounds.")
@@ -723,11 +726,9 @@ def _voice_preview(config: ServiceConfig, voice: drafting.Voice) -> None:
 
 async def voices(request: Request) -> Response:
     """GET /voices: {"voices": […]}, the tone-bed voices this service renders offline."""
-    service: Service = request.app.state.service
     base = str(request.base_url).rstrip("/")
     out = []
     for voice in drafting.VOICES.values():
-        await run_in_threadpool(_voice_preview, service.config, voice)
         out.append(
             {
                 "id": voice.id,

@@ -186,6 +186,7 @@ def test_scene_and_query_validation(sp: Sketch) -> None:
         ({"limit": "101"}, ["query", "limit"]),
         ({"limit": "ten"}, ["query", "limit"]),
         ({"offset": "-1"}, ["query", "offset"]),
+        ({"offset": str(2**70)}, ["query", "offset"]),
         ({"status": "done"}, ["query", "status"]),
     ):
         assert _details(sp.call("GET", "/videos", params=params))[0]["loc"] == loc
