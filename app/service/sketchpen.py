@@ -10,6 +10,17 @@ of the video, so the error carries the state it is in and the recovery that fits
 Project-decision endpoints a hosted server may lack (scene edits, delete, `/account`) are
 detected on first use, remembered per (base URL, key), and refused locally from then on with
 `NotOffered` (§0).
+
+    async with SketchpenClient(base_url, key, on_wait=show_countdown) as client:
+        video = await client.create_video(prompt, aspect_ratio="9:16", wait_for_slot=600)
+        video = await client.wait_for_video(video.id, on_change=progress_strip.update)
+        # refining: edit_scene / replace_scenes / regenerate, then
+        await client.approve(video.id)
+        video = await client.wait_for_video(video.id, on_change=progress_strip.update)
+        if video.status == "failed":
+            show(video.error_value())   # category render: Retry or Regenerate script
+        media = await client.download_media(video, project_folder / "draft")
+        script = app.script.sketchpen.video_to_script(video.as_dict(), media=media)
 """
 
 from __future__ import annotations
