@@ -546,6 +546,66 @@ def test_lost_answers_are_resent_only_where_the_contract_says_it_is_safe(
     ]
 
 
+class Recorder:
+    """Real sleeps, scaled down so five backed-off tries take well under a second."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(seconds / 100)
+
+
+def test_server_faults_are_retried_for_safe_calls_and_create_is_never_resent(
+    open_sketch: Callable[..., Sketch],
+) -> None:
+    sketch = open_sketch()
+    faults = sketch.config.faults
+    sleeps = Recorder()
+
+    async def main() -> None:
+        async with SketchpenClient(sketch.url, sketch.live, sleep=sleeps) as sp:
+            video = await draft(sp)
+            polled = len(sleeps.calls)
+            faults.add("video_get:database")
+            try:
+                error = await raises(sp.get_video(video.id))
+            finally:
+                faults.discard("video_get:database")
+            assert (error.code, error.status, error.category) == (
+                "DATABASE_ERROR",
+                500,
+                Category.TRANSIENT,
+            )
+            assert error.actions[:2] == (Action.RETRY, Action.CHECK_DISK_SPACE)
+            assert error.attempts == 5 and error.request_id
+            assert len(sleeps.calls) - polled == 4
+
+            # An INTERNAL_ERROR on approve is resent: the fault ends, the resend lands.
+            faults.add("video_approve")
+            backed_off = len(sleeps.calls)
+            task = asyncio.create_task(sp.approve(video.id))
+            while len(sleeps.calls) < backed_off + 1:
+                await asyncio.sleep(0.01)
+            faults.discard("video_approve")
+            approved = await task
+            assert approved.status == "visualising"
+            assert (await finish(sp, video.id)).credits_charged == 3
+
+            # POST /videos after a 500: not resent (no idempotency); the lookup finds nothing.
+            before = len(sleeps.calls)
+            faults.add("videos_create")
+            try:
+                error = await raises(sp.create_video("Never made."))
+            finally:
+                faults.discard("videos_create")
+            assert isinstance(error, CreationUncertain) and error.candidates == ()
+            assert error.attempts == 1 and len(sleeps.calls) == before
+
+    asyncio.run(main())
+
+
 # -- limits ------------------------------------------------------------------------------------
 
 
