@@ -17,7 +17,9 @@ import logging
 import os
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from importlib import metadata
@@ -54,7 +56,6 @@ from app.service.retry import (
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
-DOWNLOAD_CHUNK = 256 * 1024
 LOCAL_POLL_SECONDS = 2.0
 HOSTED_POLL_SECONDS = 5.0
 DEFAULT_SLOT_WAIT = 5.0
@@ -62,6 +63,9 @@ DEFAULT_SLOT_WAIT = 5.0
 SUBMISSION_CLOCK_SLACK = 30.0
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 ACTIVE_STATUSES = ("queued", "rendering")
+# How many listed job and template ids the client remembers (to tell "deleted" from "not offered").
+LISTED_MEMORY = 2000
+SLOT_WAIT_ABANDONED = "SLOT_WAIT_ABANDONED"
 
 
 def _client_version() -> str:
@@ -81,6 +85,10 @@ class Feature(StrEnum):
     TEMPLATE_UPDATE = "template_update"
     TEMPLATE_DELETE = "template_delete"
     ACCOUNT = "account"
+
+
+# Endpoints whose path names no resource: any 404 there means the endpoint itself is missing.
+_RESOURCELESS = frozenset({Feature.ACCOUNT})
 
 
 # (base URL, key fingerprint) → features the server answered "not offered" for. Lives for the
@@ -232,6 +240,80 @@ class SubmissionUncertain(ApiError):
         self.safe_to_resend = safe_to_resend
 
 
+class ResourceNotFound(ApiError):
+    """404 NOT_FOUND for one job, template or output: it does not exist (any more) or is not ours.
+
+    Distinct from `NotOffered` on purpose: the endpoint exists, this resource does not. When a
+    listing had shown the resource (`was_listed`), the client has checked the listing again and
+    it no longer shows it either: it was deleted (or purged) meanwhile. Had the listing still
+    shown it, the server would not offer the single-resource endpoint (§0) and the client would
+    have raised `NotOffered` instead.
+    """
+
+    def __init__(self, cause: ApiError, *, resource: str, resource_id: str) -> None:
+        super().__init__(
+            code=cause.code,
+            message=cause.message,
+            status=cause.status,
+            request_id=cause.request_id,
+            raw=cause.raw,
+            method=cause.method,
+            url=cause.url,
+            enveloped=cause.enveloped,
+            job_id=resource_id if resource in ("job", "output") else None,
+        )
+        self.resource = resource
+        self.resource_id = resource_id
+        self.was_listed = False
+
+
+class SlotWaitAbandoned(ApiError):
+    """The user abandoned a submission that was waiting for a free slot; nothing was created."""
+
+    def __init__(self, idempotency_key: str) -> None:
+        super().__init__(
+            code=SLOT_WAIT_ABANDONED,
+            message="The render was not submitted: waiting for a free slot was abandoned.",
+            category=Category.WAIT,
+            actions=(Action.QUEUE_FOR_SLOT, Action.CANCEL_A_JOB),
+        )
+        self.idempotency_key = idempotency_key
+
+
+@dataclass(frozen=True)
+class SlotWait:
+    """A submission waiting for a free concurrency slot (§7 "Queue it"), as the studio shows it.
+
+    Announced after every look at the account's slots and before each pause.
+    """
+
+    #: The account's queued + rendering jobs at the last look (None before the first look or
+    #: when the look failed).
+    active: int | None
+    #: The plan's concurrency limit, when the server told it (account endpoint).
+    limit: int | None
+    #: Seconds since the first refusal, and until the next look or resubmission.
+    waited: float
+    next_check: float
+    #: Looks at the slots so far, and submissions refused so far.
+    checks: int
+    refusals: int
+    #: The last CONCURRENCY_LIMIT_EXCEEDED answer.
+    error: ApiError
+
+    @property
+    def text(self) -> str:
+        """ "waiting for a free slot (2/2 busy)…" """
+        if self.active is not None and self.limit is not None:
+            return f"waiting for a free slot ({self.active}/{self.limit} busy)…"
+        if self.active is not None:
+            return f"waiting for a free slot ({self.active} busy)…"
+        return "waiting for a free slot…"
+
+
+SlotCallback = Callable[[SlotWait], None]
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -264,8 +346,12 @@ class PhantomFlowClient:
         on_wait: OnWait | None = None,
         account_state: AccountState | None = None,
         clock: Callable[[], float] = time.monotonic,
+        poll_interval: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._poll_interval = poll_interval
+        # (kind, id) of jobs and templates seen in listings, oldest first (bounded).
+        self._listed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._key = api_key.strip()
         remember_secret(self._key)
         self._fingerprint = hashlib.sha256(self._key.encode()).hexdigest()[:16]
@@ -310,7 +396,9 @@ class PhantomFlowClient:
 
     @property
     def poll_base_interval(self) -> float:
-        """2 s for the local service, 5 s for hosted servers (§7)."""
+        """2 s for the local service, 5 s for hosted servers (§7), unless set explicitly."""
+        if self._poll_interval is not None:
+            return self._poll_interval
         return LOCAL_POLL_SECONDS if _is_loopback(self.base_url) else HOSTED_POLL_SECONDS
 
     # -- degradation --------------------------------------------------------------------------
@@ -335,19 +423,74 @@ class PhantomFlowClient:
             if echoed is not None and echoed == idempotency_key:
                 self.echoes_idempotency_key = True
 
-    def _error_for(self, response: httpx.Response, feature: Feature | None) -> ApiError:
+    def _not_offered(self, feature: Feature, error: ApiError) -> NotOffered:
+        self._remember_not_offered(feature)
+        return NotOffered(
+            feature.value,
+            status=error.status,
+            request_id=error.request_id,
+            raw=error.raw,
+            method=error.method,
+            url=error.url,
+        )
+
+    def _error_for(
+        self,
+        response: httpx.Response,
+        feature: Feature | None,
+        resource: tuple[str, str] | None = None,
+    ) -> ApiError:
+        """The error of a failed answer, telling "endpoint not offered" from "resource not found".
+
+        Not offered (§0): 405 or 501 on a P feature; a 404 without the PhantomFlow envelope; any
+        404 on an endpoint whose path names no resource (`/api/account`). A 404 in the envelope
+        on a resource endpoint is about that resource: `ResourceNotFound` (the caller re-checks
+        the listing when it had shown the resource, see `_settle_not_found`).
+        """
         error = parse_error(response)
-        if feature is not None and response.status_code in (404, 405, 501) and not error.enveloped:
-            self._remember_not_offered(feature)
-            return NotOffered(
-                feature.value,
-                status=response.status_code,
-                request_id=error.request_id,
-                raw=error.raw,
-                method=error.method,
-                url=error.url,
-            )
+        if feature is None or response.status_code not in (404, 405, 501):
+            return error
+        if response.status_code != 404 or not error.enveloped or feature in _RESOURCELESS:
+            return self._not_offered(feature, error)
+        if resource is not None and error.code == "NOT_FOUND":
+            found = ResourceNotFound(error, resource=resource[0], resource_id=resource[1])
+            found.was_listed = resource in self._listed
+            return found
         return error
+
+    def _remember_listed(self, kind: str, ids: Sequence[str]) -> None:
+        for resource_id in ids:
+            self._listed[(kind, resource_id)] = None
+            self._listed.move_to_end((kind, resource_id))
+        while len(self._listed) > LISTED_MEMORY:
+            self._listed.popitem(last=False)
+
+    async def _settle_not_found(
+        self, error: ResourceNotFound, feature: Feature
+    ) -> tuple[ApiError, Job | Template | None]:
+        """A 404 NOT_FOUND for a resource that a listing had shown: list again.
+
+        Still listed → the server lists it but does not offer `feature` for it: `NotOffered`
+        (remembered) and the listed object. Gone from the listing → it was deleted meanwhile:
+        the `ResourceNotFound` itself. If the listing cannot be read, NOT_FOUND stands (nothing
+        is remembered on a guess).
+        """
+        if not error.was_listed:
+            return error, None
+        listed: Job | Template | None
+        try:
+            if error.resource == "template":
+                templates = await self.list_templates()
+                listed = next((t for t in templates if t.id == error.resource_id), None)
+            else:
+                listed = await self._search_list(error.resource_id)
+        except ApiError as lookup:
+            log.info("could not re-check the listing after a 404: %s", lookup.code)
+            return error, None
+        if listed is None:
+            self._listed.pop((error.resource, error.resource_id), None)
+            return error, None
+        return self._not_offered(feature, error), listed
 
     async def _send(
         self,
@@ -364,6 +507,7 @@ class PhantomFlowClient:
         with_key: bool = True,
         retrier: Retrier | None = None,
         idempotency_key: str | None = None,
+        resource: tuple[str, str] | None = None,
     ) -> httpx.Response:
         if feature is not None and not self.is_offered(feature):
             raise NotOffered(feature.value, method=method, url=self.base_url + path)
@@ -390,7 +534,7 @@ class PhantomFlowClient:
             self._observe(response, idempotency_key)
             if response.status_code in expect:
                 return response
-            raise self._error_for(response, feature)
+            raise self._error_for(response, feature, resource)
 
         return await (retrier or self.retrier).run(
             attempt, kind=kind, idempotency_confirmed=lambda: self.echoes_idempotency_key
@@ -514,12 +658,20 @@ class PhantomFlowClient:
         *,
         idempotency_key: str | None = None,
         wait_for_slot: float = 0.0,
+        on_slot_wait: SlotCallback | None = None,
+        abandon: asyncio.Event | None = None,
     ) -> RenderAccepted:
         """Submit a movie script (`POST /api/render`).
 
-        `script` may be the editor's JSON text, sent as is. `wait_for_slot` > 0 parks the
-        submission while the concurrency limit is reached and resubmits it with the same key
-        (§7 "Queue it"); cancelling the task abandons it.
+        `script` may be the editor's JSON text, sent as is. With `wait_for_slot` > 0 (seconds),
+        a CONCURRENCY_LIMIT_EXCEEDED answer parks the submission (§7 "Queue it"): the client
+        watches the account's slots (`GET /api/account`, else the active-jobs list) at the poll
+        interval, paced so the rate window keeps a request for the submission, and resubmits
+        with the same Idempotency-Key as soon as a slot frees (or the server's Retry-After has
+        passed). `on_slot_wait` gets a `SlotWait` after each look ("waiting for a free slot
+        (2/2 busy)…"). Setting `abandon` ends the wait with `SlotWaitAbandoned` (nothing was
+        created); it never interrupts a submission in flight. After `wait_for_slot` seconds the
+        last CONCURRENCY_LIMIT_EXCEEDED error is raised.
         """
         if isinstance(script, str):
             body = script.encode("utf-8")
@@ -527,7 +679,9 @@ class PhantomFlowClient:
             body = script
         else:
             body = json.dumps(script, ensure_ascii=False).encode("utf-8")
-        return await self._submit("/api/render", body, idempotency_key, wait_for_slot)
+        return await self._submit(
+            "/api/render", body, idempotency_key, wait_for_slot, on_slot_wait, abandon
+        )
 
     async def render_template(
         self,
@@ -537,20 +691,35 @@ class PhantomFlowClient:
         idempotency_key: str | None = None,
         *,
         wait_for_slot: float = 0.0,
+        on_slot_wait: SlotCallback | None = None,
+        abandon: asyncio.Event | None = None,
     ) -> RenderAccepted:
-        """Render a stored template with `{{name}}` variables (`POST /api/render/template`)."""
+        """Render a stored template with `{{name}}` variables (`POST /api/render/template`).
+
+        Waiting for a slot works as in `render`."""
         payload: dict[str, Any] = {"template_id": template_id, "variables": dict(variables or {})}
         if webhook_uri is not None:
             payload["webhook_uri"] = webhook_uri
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        return await self._submit("/api/render/template", body, idempotency_key, wait_for_slot)
+        return await self._submit(
+            "/api/render/template", body, idempotency_key, wait_for_slot, on_slot_wait, abandon
+        )
 
     async def _submit(
-        self, path: str, body: bytes, idempotency_key: str | None, wait_for_slot: float
+        self,
+        path: str,
+        body: bytes,
+        idempotency_key: str | None,
+        wait_for_slot: float,
+        on_slot_wait: SlotCallback | None = None,
+        abandon: asyncio.Event | None = None,
     ) -> RenderAccepted:
         key = idempotency_key or str(uuid.uuid4())
         sent_at = time.time()
-        slot_deadline = self._clock() + wait_for_slot
+        started = self._clock()
+        slot_deadline = started + wait_for_slot
+        refusals = 0
+        checks = 0
         while True:
             try:
                 response = await self._send(
@@ -562,13 +731,18 @@ class PhantomFlowClient:
                     idempotency_key=key,
                 )
             except ApiError as error:
-                left = slot_deadline - self._clock()
-                if error.is_concurrency_limit and left > 0:
-                    delay = min(error.retry_after or DEFAULT_SLOT_WAIT, left)
-                    notice = WaitNotice(delay, WaitReason.SLOT, 0, 0, error)
-                    if self.retrier.on_wait is not None:
-                        self.retrier.on_wait(notice)
-                    await self._sleep(delay)
+                if error.is_concurrency_limit and slot_deadline - self._clock() > 0:
+                    refusals += 1
+                    checks = await self._wait_for_slot(
+                        error,
+                        key=key,
+                        started=started,
+                        deadline=slot_deadline,
+                        refusals=refusals,
+                        checks=checks,
+                        on_slot_wait=on_slot_wait,
+                        abandon=abandon,
+                    )
                     continue
                 if error.ambiguous:
                     raise await self._uncertain(error, key, sent_at) from error
@@ -582,6 +756,101 @@ class PhantomFlowClient:
             if accepted.credits_remaining is not None:
                 self.account_state.update_credits(accepted.credits_remaining)
             return accepted
+
+    async def slot_usage(self) -> tuple[int | None, int | None]:
+        """(active, limit): the account's queued + rendering jobs and its concurrency limit.
+
+        From `GET /api/account` where offered (both numbers), else from one page of
+        `GET /api/jobs?status=queued,rendering` (the limit then as last known, or None).
+        """
+        if self.is_offered(Feature.ACCOUNT):
+            account = await self.account()
+            usage = account.concurrency if account.from_endpoint else None
+            if usage is not None and usage.active is not None:
+                return usage.active, usage.limit
+        page = await self.list_jobs(status=ACTIVE_STATUSES, limit=100)
+        return len(page.jobs), self.account_state.snapshot.concurrency_limit
+
+    def _slot_poll_delay(self) -> float:
+        """The pause before the next look at the slots: the poll interval (doubled when the rate
+        window runs low), stretched so the looks spread over what is left of the window and one
+        request always stays free for the resubmission."""
+        delay = self.account_state.poll_interval(self.poll_base_interval)
+        rate = self.account_state.snapshot.rate_limit
+        until_reset = self.account_state.seconds_until_reset()
+        if rate is not None and until_reset is not None:
+            spare = rate.remaining - 1
+            delay = max(delay, until_reset if spare <= 0 else until_reset / spare)
+        return delay
+
+    async def _pause(self, seconds: float, abandon: asyncio.Event | None) -> bool:
+        """Sleep (through the injectable sleep); True if `abandon` was set meanwhile."""
+        if abandon is None:
+            await self._sleep(seconds)
+            return False
+        if abandon.is_set():
+            return True
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        watcher = asyncio.ensure_future(abandon.wait())
+        try:
+            await asyncio.wait({sleeper, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, watcher):
+                task.cancel()
+            await asyncio.gather(sleeper, watcher, return_exceptions=True)
+        return abandon.is_set()
+
+    async def _wait_for_slot(
+        self,
+        refusal: ApiError,
+        *,
+        key: str,
+        started: float,
+        deadline: float,
+        refusals: int,
+        checks: int,
+        on_slot_wait: SlotCallback | None,
+        abandon: asyncio.Event | None,
+    ) -> int:
+        """Return once a slot looks free or Retry-After has passed (then resubmit); raise
+        `SlotWaitAbandoned` when abandoned, the refusal itself when `deadline` passes."""
+        retry_at = self._clock() + (
+            refusal.retry_after if refusal.retry_after is not None else DEFAULT_SLOT_WAIT
+        )
+        baseline: int | None = None  # active jobs at the first look, when the limit is unknown
+        while True:
+            if abandon is not None and abandon.is_set():
+                raise SlotWaitAbandoned(key)
+            active: int | None = None
+            limit: int | None = None
+            try:
+                active, limit = await self.slot_usage()
+                checks += 1
+            except ApiError as error:
+                if error.category is Category.CREDENTIALS:
+                    raise
+                log.info("cannot look at the slots (%s); waiting for Retry-After", error.code)
+            if active is not None:
+                if limit is not None and active < limit:
+                    return checks
+                if limit is None:
+                    baseline = active if baseline is None else baseline
+                    if active < baseline:
+                        return checks
+            now = self._clock()
+            if now >= deadline:
+                raise refusal
+            if now >= retry_at:
+                return checks
+            delay = max(0.0, min(self._slot_poll_delay(), retry_at - now, deadline - now))
+            if on_slot_wait is not None:
+                on_slot_wait(
+                    SlotWait(active, limit, now - started, delay, checks, refusals, refusal)
+                )
+            if self.retrier.on_wait is not None:
+                self.retrier.on_wait(WaitNotice(delay, WaitReason.SLOT, 0, 0, refusal))
+            if await self._pause(delay, abandon):
+                raise SlotWaitAbandoned(key)
 
     async def _uncertain(self, error: ApiError, key: str, sent_at: float) -> SubmissionUncertain:
         """Look for jobs created since the send, so the user can see whether it went through."""
@@ -629,21 +898,36 @@ class PhantomFlowClient:
         if cursor is not None:
             params["cursor"] = cursor
         response = await self._send("GET", "/api/jobs", kind=RequestKind.SAFE, params=params)
-        return self._parse(JobPage, response)
+        page = self._parse(JobPage, response)
+        self._remember_listed("job", [job.job_id for job in page.jobs])
+        return page
 
     async def get_job(self, job_id: str) -> Job:
-        """One job; on a server without single-job reads, found through the job list."""
+        """One job; on a server without single-job reads, found through the job list.
+
+        A job that does not exist (any more) raises `ResourceNotFound` (code NOT_FOUND), never
+        `NotOffered`, also when a listing had shown it: then it was deleted meanwhile.
+        """
         if self.is_offered(Feature.JOB_READ):
             try:
                 response = await self._send(
-                    "GET", f"/api/jobs/{job_id}", kind=RequestKind.SAFE, feature=Feature.JOB_READ
+                    "GET",
+                    f"/api/jobs/{job_id}",
+                    kind=RequestKind.SAFE,
+                    feature=Feature.JOB_READ,
+                    resource=("job", job_id),
                 )
                 return self._parse(Job, response)
             except NotOffered:
                 pass
+            except ResourceNotFound as missing:
+                error, listed = await self._settle_not_found(missing, Feature.JOB_READ)
+                if isinstance(listed, Job):
+                    return listed
+                raise error from None
         return await self._find_in_list(job_id)
 
-    async def _find_in_list(self, job_id: str, max_pages: int = 5) -> Job:
+    async def _search_list(self, job_id: str, max_pages: int = 5) -> Job | None:
         cursor: str | None = None
         for _ in range(max_pages):
             page = await self.list_jobs(limit=100, cursor=cursor)
@@ -653,13 +937,27 @@ class PhantomFlowClient:
             cursor = page.next_cursor
             if cursor is None:
                 break
-        raise ApiError(code="NOT_FOUND", message="Job not found", status=404, job_id=job_id)
+        return None
+
+    async def _find_in_list(self, job_id: str) -> Job:
+        job = await self._search_list(job_id)
+        if job is None:
+            cause = ApiError(code="NOT_FOUND", message="Job not found", status=404)
+            raise ResourceNotFound(cause, resource="job", resource_id=job_id)
+        return job
 
     async def cancel_job(self, job_id: str) -> Job:
         """Cancel a queued or rendering job (`DELETE /api/jobs/{id}`); 409 if already over."""
-        response = await self._send(
-            "DELETE", f"/api/jobs/{job_id}", kind=RequestKind.SAFE, feature=Feature.JOB_CANCEL
-        )
+        try:
+            response = await self._send(
+                "DELETE",
+                f"/api/jobs/{job_id}",
+                kind=RequestKind.SAFE,
+                feature=Feature.JOB_CANCEL,
+                resource=("job", job_id),
+            )
+        except ResourceNotFound as missing:
+            raise (await self._settle_not_found(missing, Feature.JOB_CANCEL))[0] from None
         return self._parse(Job, response)
 
     async def wait_for_job(
@@ -704,9 +1002,17 @@ class PhantomFlowClient:
     ) -> Path:
         """Stream a completed job's output to `dest` through a temp file beside it.
 
-        The temp file has its own `.part` name and is renamed only once complete (length
-        checked), so an interrupted download never looks like an output. `x-api-key` is sent
-        only to the API's own origin, never to a CDN.
+        The temp file (`.NAME.<digest of the URL>.part`) is renamed only once complete (length
+        checked), so an interrupted download never looks like an output. An interrupted
+        download resumes: every retry, and a later call for the same output and `dest`,
+        continues from the bytes already in the temp file with `Range: bytes=N-` and
+        `If-Range: <ETag>`. A 206 whose Content-Range starts at N is appended; a 200 (the server
+        ignores Range, or the file changed since: ETag mismatch) or a 416 starts the file over.
+        Without a strong ETag nothing is resumed. After a failure that is not transient the
+        temp file is removed; after a transient one it is kept for the next call. Two
+        concurrent downloads to the same `dest` are not supported. `x-api-key` is sent only to
+        the API's own origin, never to a CDN. `on_progress(bytes_so_far, total)` counts the
+        resumed bytes too.
         """
         if not job.output_url:
             raise ApiError(
@@ -718,24 +1024,46 @@ class PhantomFlowClient:
         output_url = urljoin(self.base_url + "/", job.output_url)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(f"{output_url}\n{job.job_id}".encode()).hexdigest()[:16]
+        temp = dest.with_name(f".{dest.name}.{digest}.part")
+        meta = temp.with_name(temp.name + ".json")
 
         async def attempt() -> Path:
-            temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
-            try:
-                await self._stream_to(output_url, temp, on_progress)
-                os.replace(temp, dest)
-                return dest
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    temp.unlink()
+            await self._stream_to(output_url, temp, meta, on_progress, job.job_id)
+            os.replace(temp, dest)
+            with contextlib.suppress(FileNotFoundError):
+                meta.unlink()
+            return dest
 
         try:
             return await self.retrier.run(attempt, kind=RequestKind.SAFE)
         except ApiError as error:
             error.job_id = error.job_id or job.job_id
+            if error.category is not Category.TRANSIENT or not meta.exists():
+                self._discard(temp, meta)  # nothing a later call could resume
             raise
 
-    async def _stream_to(self, url: str, temp: Path, on_progress: ProgressCallback | None) -> None:
+    @staticmethod
+    def _resume_point(temp: Path, meta: Path, url: str) -> tuple[int, str | None]:
+        """(bytes already downloaded, their ETag), or (0, None) when there is nothing to resume."""
+        try:
+            saved = json.loads(meta.read_text(encoding="utf-8"))
+            size = temp.stat().st_size
+        except (OSError, ValueError):
+            return 0, None
+        etag = saved.get("etag") if isinstance(saved, dict) else None
+        if not isinstance(etag, str) or saved.get("url") != url or size <= 0:
+            return 0, None
+        return size, etag
+
+    async def _stream_to(
+        self,
+        url: str,
+        temp: Path,
+        meta: Path,
+        on_progress: ProgressCallback | None,
+        job_id: str,
+    ) -> None:
         own_origin = _origin(self.base_url)
         for _hop in range(6):
             same_origin = _origin(url) == own_origin
@@ -743,6 +1071,10 @@ class PhantomFlowClient:
             feature = Feature.OUTPUT if same_origin else None
             if feature is not None and not self.is_offered(feature):
                 raise NotOffered(feature.value, method="GET", url=url)
+            offset, etag = self._resume_point(temp, meta, url)
+            if offset and etag:
+                headers["Range"] = f"bytes={offset}-"
+                headers["If-Range"] = etag
             try:
                 async with self._http.stream(
                     "GET", url, headers=headers, timeout=self._download_timeout()
@@ -752,16 +1084,47 @@ class PhantomFlowClient:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
-                    if response.status_code != 200:
+                    if response.status_code == 416 and offset:
+                        # What we hold is not a prefix of the file (it shrank or changed).
                         await response.aread()
-                        raise self._error_for(response, feature)
-                    await self._write_body(response, temp, on_progress)
+                        self._discard(temp, meta)
+                        continue
+                    start = _content_range_start(response) if response.status_code == 206 else 0
+                    if response.status_code not in (200, 206) or start not in (0, offset):
+                        await response.aread()
+                        if response.status_code in (200, 206):  # a range we did not ask for
+                            self._discard(temp, meta)
+                            continue
+                        raise self._error_for(response, feature, ("output", job_id))
+                    if response.status_code == 200 or start == 0:
+                        self._discard(temp, meta)
+                        start = 0
+                        self._save_resume_meta(meta, url, response)
+                    await self._write_body(response, temp, start, on_progress)
                     return
             except httpx.TransportError as exc:
                 raise error_from_transport(exc, method="GET", url=url) from exc
         raise ApiError(
             code=UNEXPECTED_RESPONSE, message="Too many redirects for the output.", url=url
         )
+
+    @staticmethod
+    def _discard(temp: Path, meta: Path) -> None:
+        for path in (temp, meta):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    @staticmethod
+    def _save_resume_meta(meta: Path, url: str, response: httpx.Response) -> None:
+        """Remember the ETag of a fresh download, so an interruption can resume; only a strong
+        one (If-Range must not use a weak tag)."""
+        etag = response.headers.get("etag")
+        if not etag or etag.startswith("W/"):
+            return
+        try:
+            meta.write_text(json.dumps({"url": url, "etag": etag}), encoding="utf-8")
+        except OSError as exc:
+            log.warning("cannot record the download's ETag (no resume): %s", exc)
 
     def _download_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(
@@ -773,25 +1136,29 @@ class PhantomFlowClient:
 
     @staticmethod
     async def _write_body(
-        response: httpx.Response, temp: Path, on_progress: ProgressCallback | None
+        response: httpx.Response, temp: Path, start: int, on_progress: ProgressCallback | None
     ) -> None:
-        total_header = response.headers.get("content-length")
-        total = int(total_header) if total_header and total_header.isdigit() else None
+        """Append the body to `temp` (which holds `start` bytes); check the length at the end."""
+        length_header = response.headers.get("content-length")
+        length = int(length_header) if length_header and length_header.isdigit() else None
+        total = start + length if length is not None else None
         received = 0
-        with open(temp, "wb") as handle:
+        with open(temp, "ab" if start else "wb") as handle:
             if on_progress is not None:
-                on_progress(0, total)
-            async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
+                on_progress(start, total)
+            # No chunk size: httpx would buffer up to it and lose the buffer when the connection
+            # drops, and those bytes are exactly what a resume continues from.
+            async for chunk in response.aiter_raw():
                 handle.write(chunk)
                 received += len(chunk)
                 if on_progress is not None:
-                    on_progress(received, total)
+                    on_progress(start + received, total)
             handle.flush()
             os.fsync(handle.fileno())
-        if total is not None and received != total:
+        if length is not None and received != length:
             raise ApiError(
                 code="NETWORK_CONNECTION_LOST",
-                message=f"The download stopped after {received} of {total} bytes.",
+                message=f"The download stopped after {start + received} of {total} bytes.",
                 method="GET",
                 url=str(response.request.url),
             )
@@ -803,7 +1170,9 @@ class PhantomFlowClient:
         response = await self._send("GET", "/api/templates", kind=RequestKind.SAFE)
         try:
             items = response.json()["templates"]
-            return [Template.model_validate(item) for item in items]
+            templates = [Template.model_validate(item) for item in items]
+            self._remember_listed("template", [t.id for t in templates])
+            return templates
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             raise ApiError(
                 code=UNEXPECTED_RESPONSE,
@@ -813,12 +1182,17 @@ class PhantomFlowClient:
             ) from exc
 
     async def get_template(self, template_id: str) -> Template:
-        response = await self._send(
-            "GET",
-            f"/api/templates/{template_id}",
-            kind=RequestKind.SAFE,
-            feature=Feature.TEMPLATE_READ,
-        )
+        """One template with its script; `ResourceNotFound` if missing, private or deleted."""
+        try:
+            response = await self._send(
+                "GET",
+                f"/api/templates/{template_id}",
+                kind=RequestKind.SAFE,
+                feature=Feature.TEMPLATE_READ,
+                resource=("template", template_id),
+            )
+        except ResourceNotFound as missing:
+            raise (await self._settle_not_found(missing, Feature.TEMPLATE_READ))[0] from None
         return self._parse(Template, response)
 
     async def create_template(
@@ -852,13 +1226,17 @@ class PhantomFlowClient:
             body["is_public"] = is_public
         if not body:
             raise ValueError("update_template needs at least one field to change")
-        response = await self._send(
-            "PUT",
-            f"/api/templates/{template_id}",
-            kind=RequestKind.UNSAFE,
-            feature=Feature.TEMPLATE_UPDATE,
-            json_body=body,
-        )
+        try:
+            response = await self._send(
+                "PUT",
+                f"/api/templates/{template_id}",
+                kind=RequestKind.UNSAFE,
+                feature=Feature.TEMPLATE_UPDATE,
+                json_body=body,
+                resource=("template", template_id),
+            )
+        except ResourceNotFound as missing:
+            raise (await self._settle_not_found(missing, Feature.TEMPLATE_UPDATE))[0] from None
         return self._parse(Template, response)
 
     async def delete_template(self, template_id: str) -> None:
@@ -876,13 +1254,18 @@ class PhantomFlowClient:
                     expect=(200, 204),
                     feature=Feature.TEMPLATE_DELETE,
                     retrier=self._single_try,
+                    resource=("template", template_id),
                 )
             except ApiError as error:
                 if tries > 1 and error.status == 404 and not isinstance(error, NotOffered):
                     return
                 raise
 
-        await self.retrier.run(attempt, kind=RequestKind.SAFE)
+        try:
+            await self.retrier.run(attempt, kind=RequestKind.SAFE)
+        except ResourceNotFound as missing:
+            raise (await self._settle_not_found(missing, Feature.TEMPLATE_DELETE))[0] from None
+        self._listed.pop(("template", template_id), None)
 
     # -- account ------------------------------------------------------------------------------
 
@@ -934,6 +1317,16 @@ class PhantomFlowClient:
         )
 
 
+def _content_range_start(response: httpx.Response) -> int | None:
+    """The first byte of a 206's `Content-Range: bytes FIRST-LAST/TOTAL` (None if unreadable)."""
+    value = response.headers.get("content-range", "")
+    unit, _, spec = value.strip().partition(" ")
+    first, _, _ = spec.partition("-")
+    if unit.lower() != "bytes" or not first.isdigit():
+        return None
+    return int(first)
+
+
 def _iso_to_epoch(value: str | None) -> float:
     """`2025-05-04T09:30:12Z` → Unix seconds; unparseable or missing → +inf (keep as candidate)."""
     if not value:
@@ -955,6 +1348,10 @@ __all__ = [
     "JobPage",
     "PhantomFlowClient",
     "RenderAccepted",
+    "ResourceNotFound",
+    "SlotCallback",
+    "SlotWait",
+    "SlotWaitAbandoned",
     "SubmissionUncertain",
     "Template",
     "forget_not_offered",

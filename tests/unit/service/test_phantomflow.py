@@ -21,6 +21,7 @@ from app.service.phantomflow import (
     Feature,
     Job,
     PhantomFlowClient,
+    SlotWait,
     SubmissionUncertain,
     forget_not_offered,
 )
@@ -326,9 +327,23 @@ def test_refused_connection_is_resent_even_before_any_echo(tmp_path: Path) -> No
 def test_waiting_for_a_slot_resubmits_with_the_same_key(tmp_path: Path) -> None:
     keys: list[str] = []
     notices: list[WaitNotice] = []
-    sleeps = Sleeps()
+    waits: list[SlotWait] = []
+    looks = 0
+    now = [1000.0]
+
+    class Clocked(Sleeps):
+        async def __call__(self, seconds: float) -> None:
+            self.calls.append(seconds)
+            now[0] += seconds
+
+    sleeps = Clocked()
 
     def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal looks
+        if request.url.path == "/api/account":  # the slot watch: 2/2 busy, then 1/2
+            looks += 1
+            active = 2 if looks < 3 else 1
+            return httpx.Response(200, json={"concurrency": {"limit": 2, "active": active}})
         keys.append(request.headers["idempotency-key"])
         if len(keys) < 3:
             body = {"error": {"code": "CONCURRENCY_LIMIT_EXCEEDED", "message": "2 jobs active"}}
@@ -336,14 +351,28 @@ def test_waiting_for_a_slot_resubmits_with_the_same_key(tmp_path: Path) -> None:
         return httpx.Response(202, json={"job_id": JOB_ID, "status": "queued"})
 
     async def main() -> None:
-        async with client_for(handler, tmp_path, on_wait=notices.append, sleeps=sleeps) as client:
-            accepted = await client.render_template("tpl_a1b2c3d4e5f6", {"x": 1}, wait_for_slot=60)
+        async with PhantomFlowClient(
+            BASE,
+            KEY,
+            transport=httpx.MockTransport(handler),
+            cache_dir=tmp_path / "cache",
+            sleep=sleeps,
+            on_wait=notices.append,
+            clock=lambda: now[0],
+        ) as client:
+            accepted = await client.render_template(
+                "tpl_a1b2c3d4e5f6", {"x": 1}, wait_for_slot=60, on_slot_wait=waits.append
+            )
             assert accepted.job_id == JOB_ID
 
     run(main)
-    assert len(set(keys)) == 1 and len(keys) == 3
-    assert sleeps.calls == [4.0, 4.0]
+    # Refused; 2/2 busy at two looks 2 s apart (the local poll interval); 1/2 at the third:
+    # resubmitted, refused again (another submission took the slot); 1/2: resubmitted, accepted.
+    assert len(set(keys)) == 1 and len(keys) == 3 and looks == 4
+    assert sleeps.calls == [2.0, 2.0]
     assert [n.reason for n in notices] == [WaitReason.SLOT, WaitReason.SLOT]
+    assert [w.text for w in waits] == ["waiting for a free slot (2/2 busy)…"] * 2
+    assert [w.refusals for w in waits] == [1, 1]
 
 
 def test_concurrency_limit_without_waiting_is_raised(tmp_path: Path) -> None:
