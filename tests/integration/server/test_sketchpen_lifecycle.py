@@ -232,12 +232,23 @@ def test_themes_and_voices_need_no_key_and_feed_create(sp: Sketch) -> None:
 
 
 class _Receiver(BaseHTTPRequestHandler):
+    """Records every POST (with its path as X-Test-Path); `failures[port/path]` answers 500
+    that many times first."""
+
     received: list[tuple[dict[str, str], bytes]]
+    failures: dict[str, int] = {}  # noqa: RUF012 (shared by the handler class on purpose)
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
-        self.received.append((dict(self.headers), body))
-        self.send_response(204)
+        headers = dict(self.headers)
+        headers["X-Test-Path"] = self.path
+        self.received.append((headers, body))
+        key = f"{self.server.server_address[1]}{self.path}"
+        if self.failures.get(key, 0) > 0:
+            self.failures[key] -= 1
+            self.send_response(500)
+        else:
+            self.send_response(204)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
@@ -355,3 +366,29 @@ def test_media_files_answer_byte_ranges(sp: Sketch) -> None:
         f"/files/{'0' * 32}/video.mp4",
     ):
         assert sp.call("GET", bad, None).status_code == 404
+
+
+def test_failed_videos_call_back_and_deliveries_are_retried_with_the_same_bytes(
+    start_service: Callable[..., Running],
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    sp = open_sketch(start_service, webhook_delays=(0.05, 0.05))
+    url, received = receiver
+    flaky = url.replace("/hook", "/flaky")
+    for hook, event in ((url, "video.failed"), (flaky, "video.failed"), (url, "video.completed")):
+        assert sp.call("POST", "/callbacks", json={"url": hook, "event": event}).status_code == 201
+    _Receiver.failures[flaky.split(":")[-1].split("/")[0] + "/flaky"] = 1
+    sp.config.sketchpen_fail_stages.add("rendering")
+    draft = sp.draft()
+    sp.approve(draft["id"])
+    sp.wait(draft["id"], "failed")
+    deadline = time.monotonic() + 10
+    while len(received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # nothing more may arrive
+    paths = sorted(headers["X-Test-Path"] for headers, _ in received)
+    assert paths == ["/flaky", "/flaky", "/hook"]
+    bodies = {body for _, body in received}
+    assert len(bodies) == 1  # one payload, retried byte for byte
+    payload = json.loads(bodies.pop())
+    assert payload["event"] == "video.failed" and payload["data"]["video_url"] is None
