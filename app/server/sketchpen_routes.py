@@ -206,42 +206,52 @@ def sketch(
     the route fail with INTERNAL_ERROR, `name + ":database"` with DATABASE_ERROR."""
 
     def decorate(handler: SHandler) -> Callable[[Request], Awaitable[Response]]:
+        def admit(request: Request, service: Service, sketchpen: Sketchpen) -> SCtx | Response:
+            """Key, scope and rate limit: the request's context, or the 429 answer."""
+            try:
+                caller = sketchpen.store.authenticate(request.headers.get("x-api-key"))
+            except SketchAuthError as exc:
+                raise SketchError(401, exc.code, exc.message) from None
+            if scope is not None and not caller.allows(scope):
+                raise SketchError(403, "FORBIDDEN", f"This API key lacks the {scope} scope")
+            config = service.config
+            write = request.method != "GET"
+            limit = config.sketchpen_write_limit if write else config.sketchpen_read_limit
+            bucket = f"sketchpen:{'write' if write else 'read'}:{caller.key_hash}"
+            state = service.limiter.hit(bucket, limit)
+            if not state.allowed:
+                text = f"Rate limit exceeded: {limit} per {window_text(service.limiter.window)}"
+                return JSONResponse(
+                    {"error": text}, 429, headers={"Retry-After": str(state.retry_after or 1)}
+                )
+            return SCtx(request, service, sketchpen, caller)
+
+        def run(ctx: SCtx) -> Response:
+            faults = ctx.service.config.faults
+            if name in faults:
+                raise RuntimeError(f"fault switch '{name}' is on")
+            if f"{name}:database" in faults:
+                raise sqlite3.OperationalError(f"fault switch '{name}:database' is on")
+            return handler(ctx)
+
+        def admit_and_run(request: Request, service: Service, sketchpen: Sketchpen) -> Response:
+            admitted = admit(request, service, sketchpen)
+            return admitted if isinstance(admitted, Response) else run(admitted)
+
         async def endpoint(request: Request) -> Response:
             service: Service = request.app.state.service
             sketchpen: Sketchpen = request.app.state.sketchpen
             request_id = str(uuid.uuid4())
             try:
-                try:
-                    caller = await run_in_threadpool(
-                        sketchpen.store.authenticate, request.headers.get("x-api-key")
-                    )
-                except SketchAuthError as exc:
-                    raise SketchError(401, exc.code, exc.message) from None
-                if scope is not None and not caller.allows(scope):
-                    raise SketchError(403, "FORBIDDEN", f"This API key lacks the {scope} scope")
-                config = service.config
-                write = request.method != "GET"
-                limit = config.sketchpen_write_limit if write else config.sketchpen_read_limit
-                bucket = f"sketchpen:{'write' if write else 'read'}:{caller.key_hash}"
-                state = service.limiter.hit(bucket, limit)
-                if not state.allowed:
-                    text = f"Rate limit exceeded: {limit} per {window_text(service.limiter.window)}"
-                    return _finish(
-                        JSONResponse(
-                            {"error": text},
-                            429,
-                            headers={"Retry-After": str(state.retry_after or 1)},
-                        ),
-                        request_id,
-                    )
-                ctx = SCtx(request, service, sketchpen, caller)
-                if body_limit is not None:
-                    ctx.body = await _read(request, body_limit)
-                if name in config.faults:
-                    raise RuntimeError(f"fault switch '{name}' is on")
-                if f"{name}:database" in config.faults:
-                    raise sqlite3.OperationalError(f"fault switch '{name}:database' is on")
-                response = await run_in_threadpool(handler, ctx)
+                if body_limit is None:  # one thread-pool trip: polling stays cheap
+                    response = await run_in_threadpool(admit_and_run, request, service, sketchpen)
+                else:
+                    admitted = await run_in_threadpool(admit, request, service, sketchpen)
+                    if isinstance(admitted, Response):
+                        response = admitted
+                    else:
+                        admitted.body = await _read(request, body_limit)
+                        response = await run_in_threadpool(run, admitted)
             except SketchError as exc:
                 response = envelope(
                     exc.status,
