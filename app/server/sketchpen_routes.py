@@ -1019,4 +1019,8 @@ ROUTES = [
 def routes() -> list[Route]:
     """The Sketchpen routes, then a catch-all so unknown /api/v1 paths answer in its envelope."""
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-    return [*ROUTES, Route(PREFIX + "/{rest:path}", unknown, methods=methods)]
+    return [
+        *ROUTES,
+        Route(PREFIX, unknown, methods=methods),
+        Route(PREFIX + "/{rest:path}", unknown, methods=methods),
+    ]

@@ -242,6 +242,7 @@ def test_bad_requests_unknown_ids_paths_and_methods(sp: Sketch) -> None:
         ("DELETE", f"/videos/{missing}"),
         ("DELETE", f"/callbacks/{missing}"),
         ("GET", "/nothing/here"),
+        ("GET", ""),
     ):
         assert_envelope(sp.call(method, path), 404, "NOT_FOUND")
     wrong = sp.call("DELETE", "/themes")
