@@ -397,7 +397,7 @@ def draw_card(
         accent_pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         painter.setPen(accent_pen)
         r = short * 0.07
-        centre = QPointF(card.left() + r * 1.8, card.top() + r * 1.8)
+        centre = QPointF(card.left() + r * 2.2, card.top() + r * 2.2)
         doodle = QPainterPath()
         for s in range(25):
             angle = 2 * math.pi * s / 24
