@@ -1,0 +1,1155 @@
+"""The Timeline dock: scenes as blocks proportional to their duration, elements as bars inside.
+
+One custom-painted viewport (`TimelineView`, a QAbstractScrollArea) that paints only what is on
+screen, so a 1,000-scene movie scrolls and zooms as fast as a short one. Timing comes from
+`app.script.timeline.Timeline`, fed with the document's data made safe for drawing (a scene whose
+duration is not a number still gets a block, flagged). Dragging a scene's right edge changes its
+duration; dragging an element moves its `start`, its edges trim it; the drag is previewed live
+and committed on release as ONE undo step ("Move scene 2 › element 1"). The playhead follows
+`document.playhead`; clicking or dragging in the ruler seeks it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import PurePath
+from typing import Any, cast
+
+import qtawesome
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QPolygonF,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QToolBar,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.script.jsonpath import Path
+from app.script.model import MAX_SCENE_SECONDS, Movie
+from app.script.problems import Problem
+from app.script.timeline import Timeline
+from app.studio.document import MISSING, Change, ScriptDocument, Validation, describe
+
+RULER_HEIGHT = 24
+HEADER_HEIGHT = 26
+LANE_HEIGHT = 22
+LANE_GAP = 3
+LEFT_PAD = 12
+RIGHT_PAD = 240  # room to drag the last scene longer
+BOTTOM_PAD = 8
+EDGE_PX = 6  # how close to an edge the pointer grabs it
+SNAP_PX = 8
+MIN_PPS = 0.02  # pixels per second
+MAX_PPS = 4000.0
+ZOOM_STEP = 1.25
+#: The shortest element or scene a drag can make.
+MIN_SECONDS = 0.05
+#: A scene whose duration is not a valid number is drawn this long (and flagged).
+PLACEHOLDER_SECONDS = 1.0
+
+KIND_COLOURS = {
+    "text": "#8257c9",
+    "image": "#1f8f83",
+    "video": "#2f6fcf",
+    "audio": "#3a8f42",
+}
+KIND_ICONS = {
+    "text": "mdi6.format-text",
+    "image": "mdi6.image-outline",
+    "video": "mdi6.filmstrip",
+    "audio": "mdi6.music-note",
+}
+PLAYHEAD_COLOUR = "#e8443a"
+
+
+def problem_colour(palette: QPalette, severity: str) -> QColor:
+    """Red for errors, amber for warnings, in shades that stand out on light and dark palettes."""
+    dark = palette.color(QPalette.ColorRole.Base).lightness() < 128
+    if severity == "error":
+        return QColor("#ff6b6b" if dark else "#c62828")
+    return QColor("#ffb74d" if dark else "#9a5b00")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def format_time(seconds: float, step: float = 0.01) -> str:
+    """Ruler and readout labels: `0:05`, `1:02.5`, `1:00:00`, precise to `step`."""
+    decimals = 0 if step >= 1 else 1 if step >= 0.1 else 2 if step >= 0.01 else 3
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    text = f"{rest:0{3 + decimals if decimals else 2}.{decimals}f}"
+    if text.startswith("60"):  # 59.999 rounded up
+        text = f"{0:0{3 + decimals if decimals else 2}.{decimals}f}"
+        minutes += 1
+    if hours:
+        return f"{sign}{hours}:{minutes:02d}:{text}"
+    return f"{sign}{minutes}:{text}"
+
+
+def format_seconds(value: float) -> str:
+    """Durations as people read them: `5 s`, `2.5 s`, `1:05.2`."""
+    if value < 60:
+        return f"{value:.3f}".rstrip("0").rstrip(".") + " s"
+    return format_time(value, 0.1)
+
+
+# ------------------------------------------------------------------------------ the data, drawable
+
+
+@dataclass(slots=True)
+class _TransitionTiming:
+    type: str
+    duration: float
+
+
+@dataclass(slots=True)
+class _ElementTiming:
+    start: float
+    duration: float | None
+    kind: str
+    label: str
+
+
+@dataclass(slots=True)
+class _SceneTiming:
+    duration: float
+    transition: _TransitionTiming | None
+    elements: list[_ElementTiming]
+    name: str | None
+    valid: bool  # the duration is a usable number
+
+
+@dataclass(slots=True)
+class _MovieTiming:
+    """What `Timeline` reads of a movie, built from raw (possibly invalid) script data."""
+
+    scenes: list[_SceneTiming]
+    fps: float = 30.0
+
+    @property
+    def total_duration(self) -> float:
+        return math.fsum(scene.duration for scene in self.scenes)
+
+
+def _element_timing(element: Any) -> _ElementTiming:
+    if not isinstance(element, dict):
+        return _ElementTiming(0.0, None, "invalid", "not an element")
+    kind = element.get("type")
+    kind = kind if isinstance(kind, str) else "?"
+    start = _number(element.get("start"))
+    duration = _number(element.get("duration"))
+    if kind == "text":
+        text = element.get("text")
+        label = text.strip().splitlines()[0] if isinstance(text, str) and text.strip() else "text"
+    else:
+        src = element.get("src")
+        label = PurePath(src).name or src if isinstance(src, str) and src else kind
+    return _ElementTiming(
+        max(0.0, start or 0.0),
+        duration if duration is not None and duration > 0 else None,
+        kind,
+        label,
+    )
+
+
+def _scene_timing(scene: Any) -> _SceneTiming:
+    if not isinstance(scene, dict):
+        return _SceneTiming(PLACEHOLDER_SECONDS, None, [], None, False)
+    duration = _number(scene.get("duration"))
+    valid = duration is not None and duration > 0
+    transition = scene.get("transition")
+    timing = None
+    if isinstance(transition, dict):
+        seconds = _number(transition.get("duration"))
+        kind = transition.get("type")
+        if seconds is not None and seconds > 0:
+            timing = _TransitionTiming(kind if isinstance(kind, str) else "?", seconds)
+    elements = scene.get("elements")
+    name = scene.get("name")
+    return _SceneTiming(
+        duration if valid and duration is not None else PLACEHOLDER_SECONDS,
+        timing,
+        [_element_timing(e) for e in elements] if isinstance(elements, list) else [],
+        name if isinstance(name, str) and name.strip() else None,
+        valid,
+    )
+
+
+@dataclass
+class _Drag:
+    """A drag in progress: what is grabbed, where it started, the value it shows now."""
+
+    kind: str  # "scene-end" | "element-move" | "element-start" | "element-end" | "seek"
+    scene: int
+    element: int | None
+    press_x: float
+    origin_start: float = 0.0
+    origin_duration: float | None = None
+    started: bool = False
+    start: float = 0.0
+    duration: float | None = None
+    snapped: float | None = None  # the absolute time snapped to, drawn as a guide
+
+
+@dataclass
+class _Hit:
+    kind: str  # "ruler" | "scene-end" | "scene" | "element-move" | "element-start" | "element-end"
+    scene: int = -1
+    element: int | None = None
+
+
+@dataclass
+class _Problems:
+    scenes: dict[int, list[Problem]] = field(default_factory=dict)
+    elements: dict[tuple[int, int], list[Problem]] = field(default_factory=dict)
+
+
+def _group_problems(validation: Validation | None) -> _Problems:
+    groups = _Problems()
+    if validation is None:
+        return groups
+    for problem in validation.problems:
+        path = problem.path
+        if len(path) < 2 or path[0] != "scenes" or not isinstance(path[1], int):
+            continue
+        if len(path) >= 4 and path[2] == "elements" and isinstance(path[3], int):
+            groups.elements.setdefault((path[1], path[3]), []).append(problem)
+        else:
+            groups.scenes.setdefault(path[1], []).append(problem)
+    return groups
+
+
+def _tooltip(title: str, problems: list[Problem]) -> str:
+    lines = [f"<b>{escape(title)}</b>"]
+    for problem in problems[:10]:
+        lines.append(
+            f"{escape(problem.severity)}: {escape(problem.path_text)}: {escape(problem.message)}"
+        )
+    if len(problems) > 10:
+        lines.append(f"… and {len(problems) - 10} more")
+    return "<br>".join(lines)
+
+
+class TimelineView(QAbstractScrollArea):
+    """The painted timeline; see the module docstring. `zoom_changed(pps)` after every zoom."""
+
+    zoom_changed = Signal(float)
+
+    def __init__(self, document: ScriptDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.setMouseTracking(True)
+        self.viewport().setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.horizontalScrollBar().valueChanged.connect(lambda _v: self.viewport().update())
+        self.verticalScrollBar().valueChanged.connect(lambda _v: self.viewport().update())
+        self.setMinimumHeight(RULER_HEIGHT + HEADER_HEIGHT + 2 * LANE_HEIGHT + 24)
+        self.snapping = True
+        self._pps = 40.0
+        self._user_zoomed = False
+        self._scenes: list[_SceneTiming] = []  # the document's scenes, drawable
+        self._shown: list[_SceneTiming] = []  # what is drawn: those, or a drag's preview
+        self._base = Timeline(cast(Movie, _MovieTiming([])))
+        self._timeline = self._base
+        self._starts: list[float] = []
+        self._lanes = 0
+        self._problems = _group_problems(document.validation)
+        self._drag: _Drag | None = None
+        self._selection: tuple[int, int | None] | None = None
+        self._icons: dict[tuple[str, int], QIcon] = {}
+        self._fit_pending = True
+        self._rebuild(None)
+        document.data_changed.connect(self._data_changed)
+        document.validated.connect(self._validated)
+        document.selection_changed.connect(self._selection_changed)
+        document.playhead.time_changed.connect(self._time_changed)
+        document.file_changed.connect(self._file_changed)
+        self._selection_changed(*document.selection)
+
+    # ------------------------------------------------------------------------ model
+
+    @property
+    def timeline(self) -> Timeline:
+        """Timing of what is drawn (the document's data, or the drag being previewed)."""
+        return self._timeline
+
+    @property
+    def pixels_per_second(self) -> float:
+        return self._pps
+
+    @property
+    def selected(self) -> tuple[int, int | None] | None:
+        """The highlighted (scene, element or None), following `document.selection`."""
+        return self._selection
+
+    def _data_changed(self, paths: tuple[Path, ...]) -> None:
+        if any(p == () for p in paths):
+            self._rebuild(None)
+            if not self._user_zoomed:
+                self._fit_pending = True
+                QTimer.singleShot(0, self._fit_if_pending)
+            return
+        if any(p == ("scenes",) for p in paths):
+            self._rebuild(None)
+            return
+        rows = {p[1] for p in paths if len(p) >= 2 and p[0] == "scenes" and isinstance(p[1], int)}
+        if rows:
+            self._rebuild(rows)
+
+    def _rebuild(self, rows: Iterable[int] | None) -> None:
+        """Re-read scene timings: all of them, or only `rows` (the scenes an edit touched)."""
+        scenes = self.document.value(("scenes",))
+        scenes = scenes if isinstance(scenes, list) else []
+        if rows is None or len(scenes) != len(self._scenes):
+            self._scenes = [_scene_timing(s) for s in scenes]
+        else:
+            for row in rows:
+                if 0 <= row < len(scenes):
+                    self._scenes[row] = _scene_timing(scenes[row])
+        if self._drag is not None and self._drag.kind != "seek":
+            self._drag = None  # the data changed under the drag (an undo): drop it
+        self._base = self._timing(self._scenes)
+        self._show(self._scenes, self._base)
+
+    def _timing(self, scenes: list[_SceneTiming]) -> Timeline:
+        fps = _number(self.document.value(("fps",))) or 30.0
+        return Timeline(cast(Movie, _MovieTiming(scenes, fps if fps > 0 else 30.0)))
+
+    def _show(self, scenes: list[_SceneTiming], timeline: Timeline) -> None:
+        self._shown = scenes
+        self._timeline = timeline
+        self._starts = [span.start for span in self._timeline.scenes]
+        self._lanes = max((len(s.elements) for s in scenes), default=0)
+        self._update_scrollbars()
+        self.viewport().update()
+
+    def _validated(self, validation: Validation) -> None:
+        self._problems = _group_problems(validation)
+        self.viewport().update()
+
+    def _selection_changed(self, path: Path | None, _focus: Path | None) -> None:
+        selection: tuple[int, int | None] | None = None
+        if path and len(path) >= 2 and path[0] == "scenes" and isinstance(path[1], int):
+            element = None
+            if len(path) >= 4 and path[2] == "elements" and isinstance(path[3], int):
+                element = path[3]
+            selection = (path[1], element)
+        if selection != self._selection:
+            self._selection = selection
+            if selection is not None:
+                self._ensure_scene_visible(selection[0])
+            self.viewport().update()
+
+    def _file_changed(self) -> None:
+        if self.document.undo_stack.count() == 0:  # a document was loaded: show all of it
+            self._user_zoomed = False
+            self._fit_pending = True
+            QTimer.singleShot(0, self._fit_if_pending)
+
+    # ------------------------------------------------------------------------ geometry
+
+    def t2x(self, t: float) -> float:
+        """Viewport x of time `t`."""
+        return LEFT_PAD + t * self._pps - self.horizontalScrollBar().value()
+
+    def x2t(self, x: float) -> float:
+        return (x + self.horizontalScrollBar().value() - LEFT_PAD) / self._pps
+
+    def _content_width(self) -> int:
+        return int(LEFT_PAD + self._timeline.total * self._pps + RIGHT_PAD)
+
+    def _content_height(self) -> int:
+        return RULER_HEIGHT + HEADER_HEIGHT + self._lanes * LANE_HEIGHT + LANE_GAP + BOTTOM_PAD
+
+    def _lane_top(self, lane: int) -> int:
+        return (
+            RULER_HEIGHT
+            + HEADER_HEIGHT
+            + LANE_GAP
+            + lane * LANE_HEIGHT
+            - self.verticalScrollBar().value()
+        )
+
+    def _update_scrollbars(self) -> None:
+        view = self.viewport().size()
+        h = self.horizontalScrollBar()
+        h.setRange(0, max(0, self._content_width() - view.width()))
+        h.setPageStep(max(1, view.width()))
+        h.setSingleStep(40)
+        v = self.verticalScrollBar()
+        v.setRange(0, max(0, self._content_height() - view.height()))
+        v.setPageStep(max(1, view.height()))
+        v.setSingleStep(LANE_HEIGHT)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._update_scrollbars()
+        self._fit_if_pending()
+
+    def scene_rect(self, index: int) -> QRectF:
+        """The scene block (header and lanes) in viewport coordinates."""
+        span = self._timeline.scenes[index]
+        x0, x1 = self.t2x(span.start), self.t2x(span.end)
+        return QRectF(x0, RULER_HEIGHT, x1 - x0, self.viewport().height() - RULER_HEIGHT)
+
+    def element_rect(self, scene: int, element: int) -> QRectF:
+        """An element bar in viewport coordinates (its lane is its index in the scene)."""
+        span = self._timeline.element_span(scene, element)
+        x0 = self.t2x(span.start)
+        x1 = self.t2x(max(span.end, span.start))
+        if x1 - x0 < 3:
+            x1 = x0 + 3
+        top = self._lane_top(element)
+        return QRectF(x0, top + 1, x1 - x0, LANE_HEIGHT - 3)
+
+    def _visible_scenes(self) -> range:
+        if not self._starts:
+            return range(0)
+        first = max(0, bisect.bisect_right(self._starts, self.x2t(0)) - 1)
+        last = bisect.bisect_right(self._starts, self.x2t(self.viewport().width()))
+        return range(first, min(last, len(self._starts)))
+
+    # ------------------------------------------------------------------------ zoom and scroll
+
+    def set_zoom(self, pps: float, anchor_x: float | None = None, user: bool = True) -> None:
+        """Pixels per second, keeping the time under `anchor_x` (default: the centre) in place."""
+        pps = min(max(pps, MIN_PPS), MAX_PPS)
+        if anchor_x is None:
+            anchor_x = self.viewport().width() / 2
+        anchor_t = self.x2t(anchor_x)
+        self._pps = pps
+        self._user_zoomed = self._user_zoomed or user
+        self._update_scrollbars()
+        self.horizontalScrollBar().setValue(round(LEFT_PAD + anchor_t * pps - anchor_x))
+        self.viewport().update()
+        self.zoom_changed.emit(pps)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self._pps * ZOOM_STEP, self._playhead_anchor())
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self._pps / ZOOM_STEP, self._playhead_anchor())
+
+    def _playhead_anchor(self) -> float | None:
+        x = self.t2x(self.document.playhead.time)
+        return x if 0 <= x <= self.viewport().width() else None
+
+    def zoom_to_fit(self) -> None:
+        """The whole movie across the visible width."""
+        width = self.viewport().width() - LEFT_PAD - 24
+        total = self._timeline.total
+        if total <= 0 or width <= 0:
+            return
+        self._pps = min(max(width / total, MIN_PPS), MAX_PPS)
+        self._update_scrollbars()
+        self.horizontalScrollBar().setValue(0)
+        self.viewport().update()
+        self.zoom_changed.emit(self._pps)
+
+    def _fit_if_pending(self) -> None:
+        if self._fit_pending and self.viewport().width() > 50 and self.isVisible():
+            self._fit_pending = False
+            self.zoom_to_fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = delta.y() / 120 if delta.y() else delta.x() / 120
+            self.set_zoom(self._pps * ZOOM_STEP**steps, event.position().x())
+            event.accept()
+            return
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            v.setValue(v.value() - delta.y() // 2)
+        else:
+            dx = delta.x() if delta.x() else delta.y()
+            h.setValue(h.value() - dx)
+        event.accept()
+
+    def _ensure_scene_visible(self, index: int) -> None:
+        if not 0 <= index < len(self._timeline.scenes):
+            return
+        span = self._timeline.scenes[index]
+        x0, x1 = self.t2x(span.start), self.t2x(span.end)
+        width = self.viewport().width()
+        if x1 < 0 or x0 > width:
+            h = self.horizontalScrollBar()
+            h.setValue(round(h.value() + x0 - width * 0.1))
+
+    def _time_changed(self, t: float) -> None:
+        x = self.t2x(t)
+        width = self.viewport().width()
+        seeking = self._drag is not None and self._drag.kind == "seek"
+        if not seeking and (x < 0 or x > width - 12):
+            h = self.horizontalScrollBar()
+            if self.document.playhead.playing:  # page along, as editors do during playback
+                h.setValue(round(h.value() + x - width * 0.05))
+            else:
+                h.setValue(round(h.value() + x - width * 0.3))
+        self.viewport().update()
+
+    # ------------------------------------------------------------------------ painting
+
+    def _icon(self, kind: str, colour: QColor) -> QIcon:
+        key = (kind, colour.rgba())
+        cached = self._icons.get(key)
+        if cached is None:
+            cached = qtawesome.icon(KIND_ICONS.get(kind, "mdi6.help-circle-outline"), color=colour)
+            self._icons[key] = cached
+        return cached
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self.viewport())
+        try:
+            self._paint(painter)
+        finally:
+            painter.end()
+
+    def _paint(self, painter: QPainter) -> None:
+        palette = self.palette()
+        width, height = self.viewport().width(), self.viewport().height()
+        painter.fillRect(0, 0, width, height, palette.color(QPalette.ColorRole.Base))
+        painter.setFont(self.font())
+        font = self.font()
+        small = QFont(font)
+        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        bold = QFont(font)
+        bold.setBold(True)
+        text_colour = palette.color(QPalette.ColorRole.Text)
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        band = palette.color(QPalette.ColorRole.AlternateBase)
+        header_fill = palette.color(QPalette.ColorRole.Button)
+        mid = palette.color(QPalette.ColorRole.Mid)
+        metrics = QFontMetrics(font)
+        drag = self._drag
+        dragged = (drag.scene, drag.element) if drag and drag.started else None
+
+        for i in self._visible_scenes():
+            scene = self._shown[i]
+            span = self._timeline.scenes[i]
+            x0, x1 = self.t2x(span.start), self.t2x(span.end)
+            block = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), height - RULER_HEIGHT)
+            if i % 2:
+                painter.fillRect(block, band)
+            header = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), HEADER_HEIGHT)
+            painter.fillRect(header.adjusted(0.5, 1, -0.5, -1), header_fill)
+            if not scene.valid:  # duration unusable: hatched placeholder
+                painter.fillRect(
+                    header.adjusted(0.5, 1, -0.5, -1),
+                    problem_colour(palette, "error").lighter(100),
+                )
+                painter.fillRect(
+                    header.adjusted(0.5, 1, -0.5, -1),
+                    QColor(header_fill.red(), header_fill.green(), header_fill.blue(), 120),
+                )
+            painter.setPen(QPen(mid, 1))
+            painter.drawLine(QPointF(x1, RULER_HEIGHT), QPointF(x1, height))
+            # transition: a wedge over its first seconds, the outgoing scene blending in
+            transition = span.transition
+            if transition is not None and i > 0:
+                tw = transition.duration * self._pps
+                wedge = QPolygonF(
+                    [
+                        QPointF(x0, header.bottom() - 1),
+                        QPointF(x0 + tw, header.top() + 1),
+                        QPointF(x0 + tw, header.bottom() - 1),
+                    ]
+                )
+                fill = QColor(highlight)
+                fill.setAlpha(70)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(fill)
+                painter.drawPolygon(wedge)
+                back = QColor(highlight)
+                back.setAlpha(110)
+                painter.setPen(QPen(back, 1, Qt.PenStyle.DashLine))
+                painter.drawLine(QPointF(x0 + tw, header.top() + 1), QPointF(x0 + tw, height))
+            # header label: name · duration
+            name = scene.name or f"Scene {i + 1}"
+            label = (
+                f"{name}  {format_seconds(span.duration) if scene.valid else 'no valid duration'}"
+            )
+            # the label stays in view while its block is scrolled partly out (sticky)
+            inner = QRectF(header)
+            inner.setLeft(max(header.left(), 0) + 6)
+            inner.setRight(min(header.right(), width) - 6)
+            if inner.width() > 16:
+                painter.setFont(bold)
+                painter.setPen(text_colour)
+                elided = QFontMetrics(bold).elidedText(
+                    label, Qt.TextElideMode.ElideRight, int(inner.width())
+                )
+                painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter, elided)
+                painter.setFont(font)
+            # problems and selection on the scene block
+            problems = self._problems.scenes.get(i)
+            if problems:
+                severity = "error" if any(p.is_error for p in problems) else "warning"
+                painter.setPen(QPen(problem_colour(palette, severity), 2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(header.adjusted(1, 2, -1, -2))
+            if self._selection is not None and self._selection == (i, None):
+                painter.setPen(QPen(highlight, 2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(block.adjusted(1, 1, -1, -1))
+            if dragged == (i, None):
+                painter.setPen(QPen(highlight, 3))
+                painter.drawLine(QPointF(x1 - 1, RULER_HEIGHT), QPointF(x1 - 1, height))
+
+        # element bars, in their lanes below the headers (only the lanes in view)
+        lanes_top = RULER_HEIGHT + HEADER_HEIGHT
+        painter.save()
+        painter.setClipRect(QRectF(0, lanes_top, width, height - lanes_top))
+        first_lane = max(0, math.floor((lanes_top - self._lane_top(0)) / LANE_HEIGHT))
+        last_lane = math.ceil((height - self._lane_top(0)) / LANE_HEIGHT)
+        for i in self._visible_scenes():
+            elements = self._shown[i].elements
+            for j in range(first_lane, min(last_lane + 1, len(elements))):
+                rect = self.element_rect(i, j)
+                self._paint_element(painter, rect, elements[j], i, j, (i, j) == dragged, metrics)
+        painter.restore()
+
+        if drag is not None and drag.started and drag.snapped is not None:
+            guide = QColor(highlight)
+            painter.setPen(QPen(guide, 1, Qt.PenStyle.DashLine))
+            sx = self.t2x(drag.snapped)
+            painter.drawLine(QPointF(sx, RULER_HEIGHT), QPointF(sx, height))
+        self._paint_ruler(painter, width, small)
+        self._paint_playhead(painter, height)
+
+    def _paint_element(
+        self,
+        painter: QPainter,
+        rect: QRectF,
+        element: _ElementTiming,
+        scene: int,
+        index: int,
+        dragging: bool,
+        metrics: QFontMetrics,
+    ) -> None:
+        palette = self.palette()
+        colour = QColor(KIND_COLOURS.get(element.kind, "#7a7a7a"))
+        if dragging:
+            colour = colour.lighter(120)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.drawRoundedRect(rect, 3, 3)
+        inner = rect.adjusted(4, 0, -4, 0)
+        inner.setLeft(max(inner.left(), 4))  # sticky label
+        inner.setRight(min(inner.right(), self.viewport().width() - 4))
+        if inner.width() > 18:
+            white = QColor(255, 255, 255)
+            self._icon(element.kind, white).paint(
+                painter, QRect(int(inner.left()), int(rect.center().y()) - 7, 14, 14)
+            )
+            text_rect = inner.adjusted(18, 0, 0, 0)
+            if text_rect.width() > 8:
+                painter.setPen(white)
+                painter.drawText(
+                    text_rect,
+                    Qt.AlignmentFlag.AlignVCenter,
+                    metrics.elidedText(
+                        element.label, Qt.TextElideMode.ElideRight, int(text_rect.width())
+                    ),
+                )
+        problems = self._problems.elements.get((scene, index))
+        if problems:
+            severity = "error" if any(p.is_error for p in problems) else "warning"
+            painter.setPen(QPen(problem_colour(palette, severity), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
+        if self._selection == (scene, index):
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), 4, 4)
+
+    def tick_step(self) -> tuple[float, float]:
+        """Major and minor tick spacing (seconds) so labels sit about 90 px apart."""
+        steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900,
+                 1800, 3600, 7200]  # fmt: skip
+        major = next((s for s in steps if s * self._pps >= 90), steps[-1])
+        for divisions in (10, 5, 4, 2, 1):
+            if major / divisions * self._pps >= 8:
+                return major, major / divisions
+        return major, major
+
+    def _paint_ruler(self, painter: QPainter, width: int, font: QFont) -> None:
+        palette = self.palette()
+        painter.fillRect(0, 0, width, RULER_HEIGHT, palette.color(QPalette.ColorRole.Window))
+        text = palette.color(QPalette.ColorRole.WindowText)
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawLine(0, RULER_HEIGHT - 1, width, RULER_HEIGHT - 1)
+        major, minor = self.tick_step()
+        t0 = max(0.0, self.x2t(0))
+        t1 = self.x2t(width)
+        painter.setFont(font)
+        first = math.floor(t0 / minor)
+        last = math.ceil(t1 / minor)
+        per_major = max(1, round(major / minor))
+        soft = QColor(text)
+        soft.setAlpha(140)
+        for n in range(first, last + 1):
+            t = n * minor
+            if t < 0:
+                continue
+            x = round(self.t2x(t)) + 0.5
+            if n % per_major == 0:
+                painter.setPen(QPen(text, 1))
+                painter.drawLine(QPointF(x, RULER_HEIGHT - 10), QPointF(x, RULER_HEIGHT - 1))
+                painter.drawText(
+                    QRectF(x + 3, 0, 120, RULER_HEIGHT - 8),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    format_time(t, major),
+                )
+            else:
+                painter.setPen(QPen(soft, 1))
+                painter.drawLine(QPointF(x, RULER_HEIGHT - 5), QPointF(x, RULER_HEIGHT - 1))
+        end = self.t2x(self._timeline.total)
+        if 0 <= end <= width:
+            painter.setPen(QPen(text, 1, Qt.PenStyle.DotLine))
+            painter.drawLine(QPointF(end, 0), QPointF(end, RULER_HEIGHT))
+
+    def _paint_playhead(self, painter: QPainter, height: int) -> None:
+        x = self.t2x(self.document.playhead.time)
+        if x < -8 or x > self.viewport().width() + 8:
+            return
+        colour = QColor(PLAYHEAD_COLOUR)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)  # a crisp 2 px line
+        painter.fillRect(QRectF(round(x) - 1, RULER_HEIGHT - 6, 2, height), colour)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawPolygon(
+            QPolygonF(
+                [
+                    QPointF(x - 6, RULER_HEIGHT - 12),
+                    QPointF(x + 6, RULER_HEIGHT - 12),
+                    QPointF(x, RULER_HEIGHT - 4),
+                ]
+            )
+        )
+
+    # ------------------------------------------------------------------------ hit testing
+
+    def hit(self, pos: QPointF | QPoint) -> _Hit | None:
+        x, y = pos.x(), pos.y()
+        if y < RULER_HEIGHT:
+            return _Hit("ruler")
+        if not self._starts:
+            return None
+        t = self.x2t(x)
+        index = max(0, bisect.bisect_right(self._starts, t) - 1)
+        in_header = y < RULER_HEIGHT + HEADER_HEIGHT
+        # a scene's right edge: in the header, this scene's or the previous one's
+        for k in (index, index - 1):
+            if (
+                in_header
+                and 0 <= k < len(self._starts)
+                and abs(self.t2x(self._timeline.scenes[k].end) - x) <= EDGE_PX
+            ):
+                return _Hit("scene-end", k)
+        if index >= len(self._shown) or t > self._timeline.total:
+            return None
+        if not in_header:
+            lane = math.floor((y - self._lane_top(0)) / LANE_HEIGHT)
+            if 0 <= lane < len(self._shown[index].elements):
+                rect = self.element_rect(index, lane)
+                if rect.left() - EDGE_PX / 2 <= x <= rect.right() + EDGE_PX / 2:
+                    edge = min(EDGE_PX, rect.width() / 3)
+                    if x >= rect.right() - edge:
+                        return _Hit("element-end", index, lane)
+                    if x <= rect.left() + edge:
+                        return _Hit("element-start", index, lane)
+                    return _Hit("element-move", index, lane)
+        return _Hit("scene", index)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self._drag is None:
+            help_event = event
+            pos = self.viewport().mapFromGlobal(help_event.globalPos())  # type: ignore[attr-defined]
+            text = self.tooltip_at(QPointF(pos))
+            if text:
+                QToolTip.showText(help_event.globalPos(), text, self.viewport())  # type: ignore[attr-defined]
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
+
+    def tooltip_at(self, pos: QPointF) -> str:
+        hit = self.hit(pos)
+        if hit is None or hit.kind == "ruler":
+            return ""
+        if hit.element is not None:
+            element = self._shown[hit.scene].elements[hit.element]
+            bar = self._timeline.element_span(hit.scene, hit.element)
+            offset = self._timeline.scenes[hit.scene].start
+            title = (
+                f"{describe(('scenes', hit.scene, 'elements', hit.element))}: {element.kind} "
+                f"“{element.label}” {format_time(bar.start - offset)}"
+                f"–{format_time(bar.end - offset)}"
+            )
+            return _tooltip(title, self._problems.elements.get((hit.scene, hit.element), []))
+        scene = self._shown[hit.scene]
+        span = self._timeline.scenes[hit.scene]
+        title = f"{scene.name or f'Scene {hit.scene + 1}'}: {format_time(span.duration)}"
+        if span.transition is not None and hit.scene > 0:
+            title += f", {span.transition.type} {format_time(span.transition.duration)}"
+        return _tooltip(title, self._problems.scenes.get(hit.scene, []))
+
+    # ------------------------------------------------------------------------ mouse
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        pos = event.position()
+        hit = self.hit(pos)
+        if hit is None:
+            return
+        if hit.kind == "ruler":
+            self._drag = _Drag("seek", -1, None, pos.x(), started=True)
+            self._seek_to(pos.x())
+            return
+        if hit.element is not None:
+            self.document.select(("scenes", hit.scene, "elements", hit.element))
+        else:
+            self.document.select(("scenes", hit.scene))
+        if hit.kind == "scene":
+            return
+        drag = _Drag(hit.kind, hit.scene, hit.element, pos.x())
+        if hit.element is not None:
+            element = self._scenes[hit.scene].elements[hit.element]
+            drag.origin_start, drag.origin_duration = element.start, element.duration
+        else:
+            drag.origin_duration = self._scenes[hit.scene].duration
+        drag.start, drag.duration = drag.origin_start, drag.origin_duration
+        self._drag = drag
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        drag = self._drag
+        if drag is None:
+            self._update_cursor(pos)
+            return
+        if drag.kind == "seek":
+            self._seek_to(pos.x())
+            return
+        if not drag.started:
+            if abs(pos.x() - drag.press_x) < QApplication.startDragDistance():
+                return
+            drag.started = True
+        free = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier) or not self.snapping
+        self._drag_to(drag, pos.x(), snap=not free)
+        QToolTip.showText(
+            event.globalPosition().toPoint() + QPoint(14, 18),
+            self._drag_text(drag),
+            self.viewport(),
+        )
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        drag = self._drag
+        if drag is None or event.button() != Qt.MouseButton.LeftButton:
+            super().mouseReleaseEvent(event)
+            return
+        self._drag = None
+        QToolTip.hideText()
+        if drag.kind != "seek" and drag.started:
+            self._commit(drag)  # the document's data_changed redraws from the new data
+        if self._shown is not self._scenes:
+            self._show(self._scenes, self._base)
+
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() == Qt.Key.Key_Escape and self._drag is not None:
+            self._drag = None  # cancel: nothing was written
+            QToolTip.hideText()
+            self._show(self._scenes, self._base)
+            return
+        super().keyPressEvent(event)
+
+    def _update_cursor(self, pos: QPointF) -> None:
+        hit = self.hit(pos)
+        shape = Qt.CursorShape.ArrowCursor
+        if hit is not None:
+            if hit.kind in ("scene-end", "element-end", "element-start"):
+                shape = Qt.CursorShape.SizeHorCursor
+            elif hit.kind == "element-move":
+                shape = Qt.CursorShape.OpenHandCursor
+            elif hit.kind == "ruler":
+                shape = Qt.CursorShape.PointingHandCursor
+        self.viewport().setCursor(shape)
+
+    def _seek_to(self, x: float) -> None:
+        t = min(max(self.x2t(x), 0.0), self._timeline.total)
+        self.document.playhead.seek(t)
+
+    # ------------------------------------------------------------------------ dragging
+
+    def _decimals(self) -> int:
+        return 2 if self._pps < 400 else 3
+
+    def _round(self, value: float) -> float:
+        return round(value, self._decimals())
+
+    def _snap_targets(self, drag: _Drag) -> list[float]:
+        """Absolute times an edge may snap to: the playhead, the dragged scene's own bars, and
+        for an element also the scene edges in view and the other bars of its scene."""
+        base = self._base
+        targets = [self.document.playhead.time]
+        scene = self._scenes[drag.scene]
+        for j in range(len(scene.elements)):
+            if j != drag.element:
+                span = base.element_span(drag.scene, j)
+                targets += [span.start, span.end]
+        if drag.element is not None:
+            for i in self._visible_scenes():
+                block = base.scenes[i]
+                targets += [block.start, block.end]
+        return targets
+
+    def _snap(self, times: list[float], targets: list[float]) -> tuple[float, float | None]:
+        """The shift that puts the nearest of `times` on a target within SNAP_PX, and it."""
+        best: tuple[float, float | None] = (0.0, None)
+        limit = SNAP_PX / self._pps
+        for t in times:
+            for target in targets:
+                gap = target - t
+                if abs(gap) <= limit and (best[1] is None or abs(gap) < abs(best[0])):
+                    best = (gap, target)
+        return best
+
+    def _drag_to(self, drag: _Drag, x: float, snap: bool) -> None:
+        """Move the grabbed edge to viewport x `x` (snapped unless `snap` is off), keep the
+        values in range, and show the result without touching the document."""
+        dt = (x - drag.press_x) / self._pps
+        scene_start = self._base.scenes[drag.scene].start
+        scene = self._scenes[drag.scene]
+        targets = self._snap_targets(drag) if snap else []
+        drag.snapped = None
+        if drag.kind == "scene-end":
+            assert drag.origin_duration is not None
+            end = scene_start + drag.origin_duration + dt
+            if targets:
+                shift, drag.snapped = self._snap([end], targets)
+                end += shift
+            floor = max(MIN_SECONDS, scene.transition.duration if scene.transition else 0.0)
+            new_duration = min(max(self._round(end - scene_start), floor), MAX_SCENE_SECONDS)
+            drag.duration = new_duration
+            preview = _SceneTiming(new_duration, scene.transition, scene.elements, scene.name, True)
+        else:
+            assert drag.element is not None
+            length = scene.duration
+            start = drag.origin_start
+            duration = drag.origin_duration
+            end_rel = min(start + duration if duration is not None else length, length)
+            if drag.kind == "element-move":
+                new_start = start + dt
+                if targets:
+                    edges = [scene_start + new_start]
+                    if duration is not None:
+                        edges.append(scene_start + new_start + duration)
+                    shift, drag.snapped = self._snap(edges, targets)
+                    new_start += shift
+                new_start = min(max(self._round(new_start), 0.0), max(0.0, length - MIN_SECONDS))
+                drag.start, drag.duration = new_start, duration
+            elif drag.kind == "element-end":
+                new_end = end_rel + dt
+                if targets:
+                    shift, drag.snapped = self._snap([scene_start + new_end], targets)
+                    new_end += shift
+                new_end = min(max(new_end, start + MIN_SECONDS), length)
+                drag.start = start
+                drag.duration = max(self._round(new_end - start), MIN_SECONDS)
+            else:  # element-start: trim the head, the end stays where it is
+                new_start = start + dt
+                if targets:
+                    shift, drag.snapped = self._snap([scene_start + new_start], targets)
+                    new_start += shift
+                new_start = max(min(self._round(new_start), end_rel - MIN_SECONDS), 0.0)
+                drag.start = new_start
+                drag.duration = (
+                    None if duration is None else max(self._round(end_rel - new_start), MIN_SECONDS)
+                )
+            elements = list(scene.elements)
+            old = elements[drag.element]
+            elements[drag.element] = _ElementTiming(drag.start, drag.duration, old.kind, old.label)
+            preview = _SceneTiming(
+                scene.duration, scene.transition, elements, scene.name, scene.valid
+            )
+        scenes = list(self._scenes)
+        scenes[drag.scene] = preview
+        self._show(scenes, self._timing(scenes))
+
+    def _drag_text(self, drag: _Drag) -> str:
+        if drag.kind == "scene-end":
+            return f"duration {format_time(drag.duration or 0, 10 ** -self._decimals())}"
+        if drag.kind == "element-move":
+            return f"start {format_time(drag.start, 10 ** -self._decimals())}"
+        if drag.kind == "element-end":
+            return f"duration {format_time(drag.duration or 0, 10 ** -self._decimals())}"
+        text = f"start {format_time(drag.start, 10 ** -self._decimals())}"
+        if drag.duration is not None:
+            text += f", duration {format_time(drag.duration, 10 ** -self._decimals())}"
+        return text
+
+    def _commit(self, drag: _Drag) -> None:
+        """Write the dragged values as one undo step (nothing when they did not change)."""
+        scene_path: Path = ("scenes", drag.scene)
+        if not isinstance(self.document.value(scene_path), dict):
+            return  # not a scene object: nothing to write into (validation says so)
+        changes: list[Change] = []
+        if drag.kind == "scene-end":
+            old = self.document.value((*scene_path, "duration"), MISSING)
+            if drag.duration is not None and old != drag.duration:
+                changes.append(Change((*scene_path, "duration"), old, drag.duration))
+            name = f"Change {describe(scene_path)} › duration"
+        else:
+            assert drag.element is not None
+            path: Path = (*scene_path, "elements", drag.element)
+            if not isinstance(self.document.value(path), dict):
+                return
+            old_start = self.document.value((*path, "start"), MISSING)
+            current = 0.0 if old_start is MISSING else _number(old_start)
+            if drag.kind != "element-end" and current != drag.start:
+                changes.append(Change((*path, "start"), old_start, drag.start))
+            if drag.kind != "element-move" and drag.duration is not None:
+                old_duration = self.document.value((*path, "duration"), MISSING)
+                if old_duration != drag.duration:
+                    changes.append(Change((*path, "duration"), old_duration, drag.duration))
+            verb = "Move" if drag.kind == "element-move" else "Trim"
+            name = f"{verb} {describe(path)}"
+        if changes:
+            self.document.edit(changes, name)
+
+
+class TimelinePanel(QWidget):
+    """The Timeline dock's widget: a toolbar (zoom out/in/fit, snapping, playhead time) over
+    `TimelineView`. Actions: `zoom_in_action` (Ctrl++), `zoom_out_action` (Ctrl+-),
+    `zoom_fit_action` (Shift+Z), `snap_action` (N, checkable)."""
+
+    def __init__(self, document: ScriptDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("TimelinePanel")
+        self.document = document
+        self.view = TimelineView(document, self)
+        self.view.setAccessibleName("Timeline")
+
+        self.zoom_out_action = self._action(
+            "Zoom out",
+            "mdi6.magnify-minus-outline",
+            QKeySequence.StandardKey.ZoomOut,
+            self.view.zoom_out,
+        )
+        self.zoom_in_action = self._action(
+            "Zoom in",
+            "mdi6.magnify-plus-outline",
+            QKeySequence.StandardKey.ZoomIn,
+            self.view.zoom_in,
+        )
+        self.zoom_fit_action = self._action(
+            "Zoom to fit", "mdi6.fit-to-screen-outline", "Shift+Z", self.view.zoom_to_fit
+        )
+        self.snap_action = self._action("Snapping", "mdi6.magnet", "N", self._toggle_snap)
+        self.snap_action.setCheckable(True)
+        self.snap_action.setChecked(True)
+
+        toolbar = QToolBar("Timeline", self)
+        toolbar.setIconSize(QSize(18, 18))
+        for action in (self.zoom_out_action, self.zoom_in_action, self.zoom_fit_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.snap_action)
+        self.time_label = QLabel(self)
+        self.time_label.setContentsMargins(8, 0, 8, 0)
+        self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        mono = QFont(self.font())
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        mono.setFamily("monospace")
+        self.time_label.setFont(mono)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(toolbar, 1)
+        top.addWidget(self.time_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+
+        document.playhead.time_changed.connect(self._update_time)
+        document.data_changed.connect(lambda _paths: self._update_time())
+        self._update_time()
+
+    def _action(self, text: str, glyph: str, shortcut: Any, slot: Any) -> QAction:
+        palette = self.palette()
+        action = QAction(
+            qtawesome.icon(
+                glyph,
+                color=palette.color(QPalette.ColorRole.WindowText),
+                color_disabled=palette.color(
+                    QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText
+                ),
+            ),
+            text,
+            self,
+        )
+        action.setData(glyph)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(
+            f"{text} ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+        )
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _toggle_snap(self) -> None:
+        self.view.snapping = self.snap_action.isChecked()
+
+    def _update_time(self, _t: float | None = None) -> None:
+        total = self.view.timeline.total
+        self.time_label.setText(
+            f"{format_time(self.document.playhead.time)} / {format_time(total)}"
+        )
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            palette = self.palette()
+            for action in self.actions():
+                glyph = action.data()
+                if isinstance(glyph, str):
+                    action.setIcon(
+                        qtawesome.icon(glyph, color=palette.color(QPalette.ColorRole.WindowText))
+                    )
+        super().changeEvent(event)
