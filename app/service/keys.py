@@ -187,11 +187,16 @@ __all__ = [
 
 
 TEST_KEY_USERNAME = f"{KEY_USERNAME}:test"
+#: The Sketchpen (AI drafts) keys of the same server sit under their own names.
+SKETCHPEN_KEY_USERNAME = "sketchpen-key"
+SKETCHPEN_TEST_KEY_USERNAME = f"{SKETCHPEN_KEY_USERNAME}:test"
 
 
 def adopt_default_account(keys_file: Path, base_url: str) -> bool:
     """Move the local service's default-account keys from its private `keys_file` into the
-    keyring (live key as this server's key, test key beside it), then delete the file.
+    keyring (live key as this server's key, test key beside it, and the Sketchpen keys under
+    `SKETCHPEN_KEY_USERNAME` / `SKETCHPEN_TEST_KEY_USERNAME` when the file has them), then
+    delete the file.
 
     The local service writes that file on its first start because it must not touch the
     keyring itself. Returns False when there is no file. If the keyring cannot take the keys,
@@ -205,7 +210,12 @@ def adopt_default_account(keys_file: Path, base_url: str) -> bool:
     live, test = data.get("live_key"), data.get("test_key")
     if not isinstance(live, str) or not isinstance(test, str):
         raise ValueError(f"{keys_file}: live_key and test_key are missing")
+    sketch_live, sketch_test = data.get("sketchpen_live_key"), data.get("sketchpen_test_key")
     KeyStore().set(base_url, live)
     KeyStore(TEST_KEY_USERNAME).set(base_url, test)
+    if isinstance(sketch_live, str):
+        KeyStore(SKETCHPEN_KEY_USERNAME).set(base_url, sketch_live)
+    if isinstance(sketch_test, str):
+        KeyStore(SKETCHPEN_TEST_KEY_USERNAME).set(base_url, sketch_test)
     keys_file.unlink()
     return True

@@ -195,6 +195,33 @@ def test_default_account_keys_move_into_the_keyring_and_the_file_goes(
     assert adopt_default_account(keys_file, "http://127.0.0.1:48213") is False
 
 
+def test_default_account_sketchpen_keys_reach_the_keyring_too(
+    memory_keyring: MemoryKeyring, tmp_path
+) -> None:
+    from app.server.accounts import write_private_json
+    from app.service.keys import (
+        SKETCHPEN_KEY_USERNAME,
+        SKETCHPEN_TEST_KEY_USERNAME,
+        adopt_default_account,
+    )
+
+    sketch_live, sketch_test = "sk_live_" + "1" * 32, "sk_test_" + "2" * 32
+    keys_file = tmp_path / "default-account.json"
+    write_private_json(
+        keys_file,
+        {
+            "live_key": LIVE,
+            "test_key": TEST,
+            "sketchpen_live_key": sketch_live,
+            "sketchpen_test_key": sketch_test,
+        },
+    )
+    assert adopt_default_account(keys_file, "http://127.0.0.1:48213") is True
+    assert KeyStore(SKETCHPEN_KEY_USERNAME).get("http://127.0.0.1:48213") == sketch_live
+    assert KeyStore(SKETCHPEN_TEST_KEY_USERNAME).get("http://127.0.0.1:48213") == sketch_test
+    assert KeyStore().get("http://127.0.0.1:48213") == LIVE
+
+
 def test_default_account_keys_stay_on_disk_when_the_keyring_is_locked(tmp_path) -> None:
     from app.server.accounts import write_private_json
     from app.service.keys import adopt_default_account
