@@ -327,6 +327,10 @@ class Store:
         conn = self._conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
+        # Every job column but the script (up to the body limit in size): what status reads and
+        # listings need. From the table itself, so a column added later is never left out.
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)") if row[1] != "script"]
+        self._job_summary = ", ".join([*columns, "'' AS script"])
 
     # -- connections and transactions ---------------------------------------------------------
 
@@ -614,12 +618,17 @@ class Store:
         row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else _job(row)
 
-    def get_job(self, job_id: str) -> Job | None:
-        return self._get_job(self._conn(), job_id)
+    def get_job(self, job_id: str, *, summary: bool = False) -> Job | None:
+        """The job; with `summary`, its `script` is left empty (not read)."""
+        if not summary:
+            return self._get_job(self._conn(), job_id)
+        sql = f"SELECT {self._job_summary} FROM jobs WHERE id = ?"
+        row = self._conn().execute(sql, (job_id,)).fetchone()
+        return None if row is None else _job(row)
 
-    def owned_job(self, account_id: str, job_id: str) -> Job:
+    def owned_job(self, account_id: str, job_id: str, *, summary: bool = False) -> Job:
         """The job if this account owns it; NotFound for missing and foreign jobs alike."""
-        job = self.get_job(job_id)
+        job = self.get_job(job_id, summary=summary)
         if job is None or job.account_id != account_id:
             raise NotFound(job_id)
         return job
@@ -632,12 +641,14 @@ class Store:
         limit: int,
         after: tuple[str, str] | None,
         max_seq: int | None = None,
+        summary: bool = False,
     ) -> list[Job]:
         """Newest first, ties by job_id (descending); `after` is the keyset position
         (created_at, job_id) of the last job of the previous page. `max_seq` hides jobs created
         after the first page was read: created_at has whole seconds, so a newer job could
-        otherwise sort below the cursor and shift the later pages."""
-        sql = "SELECT * FROM jobs WHERE account_id = ?"
+        otherwise sort below the cursor and shift the later pages. With `summary`, scripts are
+        left empty (not read)."""
+        sql = f"SELECT {self._job_summary if summary else '*'} FROM jobs WHERE account_id = ?"
         params: list[Any] = [account_id]
         if max_seq is not None:
             sql += " AND seq <= ?"
