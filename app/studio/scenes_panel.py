@@ -3,8 +3,7 @@
 A model/view list (`ScenesModel` + `SceneDelegate`) so a 1,000-scene movie costs only the rows on
 screen; thumbnails come from `SceneThumbnails` (worker-rendered, cached by scene content). Every
 action is one undo step on the document with a readable name ("Add scene 3", "Move scene 2",
-"Delete scene 4"); the list follows `data_changed`, `validated`, `movie_changed` and
-`selection_changed`, never another panel.
+"Delete scene 4"); the list follows `data_changed`, `validated` and `selection_changed`, never another panel.
 """
 
 from __future__ import annotations
@@ -167,13 +166,13 @@ class ScenesModel(QAbstractListModel):
         self.document = document
         self.thumbnails = SceneThumbnails(document, self)
         self.thumbnails.ready.connect(self._thumbnail_ready)
+        self.thumbnails.changed.connect(self._thumbnails_changed)
         self._problems = scene_problems(document.validation)
         self._count = self._scene_count()
         self._tasks = TaskRunner(max_workers=1, name="reelsmith-scene-drop", parent=self)
         self._token = f"{os.getpid()}-{id(self)}"
         document.data_changed.connect(self._data_changed)
         document.validated.connect(self._validated)
-        document.movie_changed.connect(self._movie_changed)
 
     # ----------------------------------------------------------------------------- reading
 
@@ -407,7 +406,7 @@ class ScenesModel(QAbstractListModel):
             if first <= last:
                 self.dataChanged.emit(self.index(first), self.index(last))
 
-    def _movie_changed(self, _movie: Any) -> None:
+    def _thumbnails_changed(self) -> None:
         if self._count:
             self.dataChanged.emit(self.index(0), self.index(self._count - 1), [ThumbnailRole])
 

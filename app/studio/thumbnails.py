@@ -14,13 +14,15 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.render.preview import PreviewSource
-from app.script.model import Movie
+from app.script.model import Movie, Scene
 from app.script.sources import resolve_src
 from app.script.timeline import Timeline
 from app.studio.document import ScriptDocument
@@ -100,11 +102,27 @@ class _Renderer:
                 self._source = None
 
 
+@dataclass(frozen=True)
+class _Subject:
+    """What a row's thumbnail shows: scene `index` of `movie`, at time `t`, cached as `key`."""
+
+    movie: Movie
+    index: int
+    t: float
+    key: str
+
+
 class SceneThumbnails(QObject):
-    """Lazily rendered, cached thumbnails of the scenes of `document.movie`."""
+    """Lazily rendered, cached thumbnails of the document's scenes.
+
+    While the script is valid they are frames of `document.movie`. While it has errors, each
+    scene that is valid on its own is still drawn from the current data (one broken scene does
+    not freeze the other thumbnails, nor shift them after an insert); a broken scene has none."""
 
     #: the thumbnail of scene `index` is ready (call `get(index)` again)
     ready = Signal(int)
+    #: every thumbnail may have changed (a new validation): ask again for the rows in view
+    changed = Signal()
 
     def __init__(self, document: ScriptDocument, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -112,7 +130,7 @@ class SceneThumbnails(QObject):
         self._tasks = TaskRunner(max_workers=1, name="reelsmith-thumbs", parent=self)
         self._renderer = _Renderer()
         self._images: OrderedDict[str, QImage] = OrderedDict()
-        self._keys: dict[int, str] = {}
+        self._subjects: dict[int, _Subject | None] = {}
         self._pending: OrderedDict[str, int] = OrderedDict()
         self._busy: str | None = None
         self._ratio = 1.0
@@ -120,7 +138,7 @@ class SceneThumbnails(QObject):
         self._watcher = QFileSystemWatcher(self)
         self._watcher.fileChanged.connect(self._media_changed)
         self._files_of: dict[str, set[str]] = {}  # media file → keys using it
-        document.movie_changed.connect(self._movie_changed)
+        document.validated.connect(self._validated)
         self.rendered = 0  # how many thumbnails were actually rendered (tests, diagnostics)
 
     # ------------------------------------------------------------------ reading
@@ -130,23 +148,20 @@ class SceneThumbnails(QObject):
         ratio = max(1.0, min(ratio, 3.0))
         if ratio != self._ratio:
             self._ratio = ratio
-            self._keys.clear()
+            self._subjects.clear()
 
-    @property
-    def scale(self) -> float:
-        movie = self._document.movie
-        return thumbnail_scale(movie, self._ratio) if movie is not None else 0.0
+    def scale_for(self, movie: Movie) -> float:
+        return thumbnail_scale(movie, self._ratio)
 
     def key(self, index: int) -> str | None:
-        """The cache key of scene `index`'s picture (None when the movie has no such scene)."""
-        movie = self._document.movie
-        if movie is None or not 0 <= index < len(movie.scenes):
-            return None
-        key = self._keys.get(index)
-        if key is None:
-            key = _scene_key(movie, index, self._timeline_of(movie), self.scale)
-            self._keys[index] = key
-        return key
+        """The cache key of scene `index`'s picture (None when it has none)."""
+        subject = self._subject(index)
+        return subject.key if subject is not None else None
+
+    def time_of(self, index: int) -> float | None:
+        """The time (in the movie the thumbnail is taken from) of scene `index`'s picture."""
+        subject = self._subject(index)
+        return subject.t if subject is not None else None
 
     def get(self, index: int) -> QImage | None:
         """The thumbnail of scene `index`, or None (then it is queued and `ready` will tell)."""
@@ -166,44 +181,94 @@ class SceneThumbnails(QObject):
         self._next()
         return None
 
-    def time_of(self, index: int) -> float | None:
-        movie = self._document.movie
-        if movie is None or not 0 <= index < len(movie.scenes):
-            return None
-        return thumbnail_time(self._timeline_of(movie), index)
-
     # ------------------------------------------------------------------ internals
 
-    def _timeline_of(self, movie: Movie) -> Timeline:
+    def _subject(self, index: int) -> _Subject | None:
+        if index in self._subjects:
+            return self._subjects[index]
+        subject = self._find_subject(index)
+        self._subjects[index] = subject
+        return subject
+
+    def _current_movie(self) -> Movie | None:
+        """`document.movie` when it is the current text's (no errors), else None."""
+        validation = self._document.validation
+        if validation is None or validation.revision != self._document.revision:
+            return None
+        return validation.movie
+
+    def _find_subject(self, index: int) -> _Subject | None:
+        movie = self._current_movie()
+        if movie is not None:
+            if not 0 <= index < len(movie.scenes):
+                return None
+            return self._make_subject(movie, index)
+        return self._subject_from_data(index)
+
+    def _make_subject(self, movie: Movie, index: int) -> _Subject:
         if self._timeline is None or self._timeline.movie is not movie:
             self._timeline = Timeline(movie)
-        return self._timeline
+        scale = self.scale_for(movie)
+        key = _scene_key(movie, index, self._timeline, scale)
+        return _Subject(movie, index, thumbnail_time(self._timeline, index), key)
 
-    def _movie_changed(self, _movie: Movie) -> None:
-        self._keys.clear()
+    def _subject_from_data(self, index: int) -> _Subject | None:
+        """Scene `index` of the current data, drawn alone (with the scene before it when its
+        transition shows it) when it is valid by itself."""
+        scenes = self._document.value(("scenes",))
+        if not isinstance(scenes, list) or not 0 <= index < len(scenes):
+            return None
+        scene = _valid_scene(scenes[index])
+        if scene is None:
+            return None
+        canvas = self._document.movie
+        fields: dict[str, Any] = {}
+        for name in ("width", "height", "fps"):
+            value = self._document.value((name,))
+            valid = _valid_field(name, value)
+            if valid is not None:
+                fields[name] = valid
+            elif canvas is not None:
+                fields[name] = getattr(canvas, name)
+        offset = min(1.0, scene.duration / 2)
+        parts = [scene]
+        if scene.transition is not None and index > 0 and offset < scene.transition.duration:
+            previous = _valid_scene(scenes[index - 1])
+            if previous is not None:
+                parts = [previous, scene]
+            else:
+                parts = [scene.model_copy(update={"transition": None})]
+        elif scene.transition is not None:
+            parts = [scene.model_copy(update={"transition": None})]
+        # parts are validated one by one; the movie around them only holds the canvas
+        movie = Movie.model_construct(scenes=parts, **fields)
+        return self._make_subject(movie, len(parts) - 1)
+
+    def _validated(self, _validation: object) -> None:
+        self._subjects.clear()
         self._pending.clear()
+        self.changed.emit()
 
     def _next(self) -> None:
-        movie = self._document.movie
-        if self._busy is not None or not self._pending or movie is None:
+        if self._busy is not None or not self._pending:
             return
         key, index = self._pending.popitem(last=True)
-        if self.key(index) != key or key in self._images:  # changed since, or done already
-            self._next()
+        subject = self._subject(index)
+        if subject is None or subject.key != key or key in self._images:
+            self._next()  # changed since it was asked for, or done already
             return
         self._busy = key
-        t = thumbnail_time(self._timeline_of(movie), index)
         base_dir = self._document.base_dir
-        for path in _local_files(movie, index, base_dir):
+        for path in _local_files(subject.movie, subject.index, base_dir):
             self._files_of.setdefault(path, set()).add(key)
             if path not in self._watcher.files() and Path(path).is_file():
                 self._watcher.addPath(path)
         self._tasks.run(
             self._renderer.render,
-            movie,
+            subject.movie,
             base_dir,
-            t,
-            self.scale,
+            subject.t,
+            self.scale_for(subject.movie),
             done=lambda image, error: self._done(key, index, image, error),
         )
 
@@ -219,12 +284,9 @@ class SceneThumbnails(QObject):
         self._images[key] = image
         while len(self._images) > MAX_CACHED:
             self._images.popitem(last=False)
-        if self._keys.get(index) == key:
-            self.ready.emit(index)
-        else:  # the row now shows another scene with the same picture, or none
-            for row, other in list(self._keys.items()):
-                if other == key:
-                    self.ready.emit(row)
+        for row, subject in list(self._subjects.items()):
+            if subject is not None and subject.key == key:
+                self.ready.emit(row)
         self._next()
 
     def _media_changed(self, path: str) -> None:
@@ -232,14 +294,28 @@ class SceneThumbnails(QObject):
         stale = self._files_of.pop(path, set())
         for key in stale:
             self._images.pop(key, None)
-        # a rewrite replaces the file: watch the new one
+        # a rewrite may replace the file: watch the new one
         if path not in self._watcher.files() and Path(path).is_file():
             self._watcher.addPath(path)
-        for row, key in list(self._keys.items()):
-            if key in stale:
+        for row, subject in list(self._subjects.items()):
+            if subject is not None and subject.key in stale:
                 self.ready.emit(row)
 
     def close(self) -> None:
         """Stop rendering and close the media decoders."""
         self._tasks.shutdown()
         self._renderer.close()
+
+
+def _valid_scene(data: Any) -> Scene | None:
+    try:
+        return Scene.model_validate(data)
+    except ValueError:
+        return None
+
+
+def _valid_field(name: str, value: Any) -> Any:
+    try:
+        return getattr(Movie.model_validate({name: value, "scenes": [{"duration": 1}]}), name)
+    except ValueError:
+        return None

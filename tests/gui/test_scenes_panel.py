@@ -330,6 +330,46 @@ def test_only_the_edited_scene_gets_a_new_thumbnail(make_panel, qtbot):
     assert thumbs.rendered == before + 1
 
 
+def _thumbnail(panel: ScenesPanel, qtbot, row: int) -> QImage:
+    qtbot.waitUntil(lambda: panel.model.index(row).data(ThumbnailRole) is not None, timeout=10000)
+    return panel.model.index(row).data(ThumbnailRole)
+
+
+def test_thumbnails_stay_live_while_another_scene_is_broken(make_panel, qtbot):
+    document, panel = make_panel(_script(3))
+    document.set_value(("scenes", 0, "duration"), "long")
+    document.validate_now()
+    assert document.validation.movie is None  # the movie as a whole cannot render now
+    assert panel.model.index(0).data(ThumbnailRole) is None  # the broken scene has none
+    document.set_value(("scenes", 2, "background"), "#ffffff")
+    document.validate_now()
+    assert _close(QColor(_thumbnail(panel, qtbot, 2).pixel(1, 1)), QColor("#ffffff"), 3)
+    # an insert shifts rows: each row still shows its own scene
+    document.insert(("scenes", 1), {"duration": 1, "background": "#00ff00"})
+    document.validate_now()
+    assert _close(QColor(_thumbnail(panel, qtbot, 1).pixel(1, 1)), QColor("#00ff00"), 3)
+    assert _close(QColor(_thumbnail(panel, qtbot, 2).pixel(1, 1)), QColor("#2040c0"), 3)
+
+
+def test_a_thumbnail_refreshes_when_its_media_file_changes(make_panel, qtbot, tmp_path):
+    picture = tmp_path / "card.png"
+    Image.new("RGB", (32, 18), (255, 0, 0)).save(picture)
+    data = _script(1)
+    data["scenes"][0]["elements"] = [
+        {"type": "image", "src": "card.png", "width": 320, "height": 180, "fit": "fill"}
+    ]
+    _document, panel = make_panel(data, file_path=tmp_path / "movie.json")
+    assert _close(QColor(_thumbnail(panel, qtbot, 0).pixel(20, 20)), QColor(255, 0, 0), 3)
+    Image.new("RGB", (32, 18), (0, 0, 255)).save(picture)  # re-exported by another program
+    qtbot.waitUntil(
+        lambda: (
+            (image := panel.model.index(0).data(ThumbnailRole)) is not None
+            and _close(QColor(image.pixel(20, 20)), QColor(0, 0, 255), 3)
+        ),
+        timeout=10000,
+    )
+
+
 def test_media_dropped_on_a_scene_become_its_elements_in_one_step(make_panel, qtbot, tmp_path):
     Image.new("RGB", (32, 32), (0, 200, 0)).save(tmp_path / "logo.png")
     (tmp_path / "notes.txt").write_text("plain text, not media\n" * 10)
