@@ -3,7 +3,8 @@
 A model/view list (`ScenesModel` + `SceneDelegate`) so a 1,000-scene movie costs only the rows on
 screen; thumbnails come from `SceneThumbnails` (worker-rendered, cached by scene content). Every
 action is one undo step on the document with a readable name ("Add scene 3", "Move scene 2",
-"Delete scene 4"); the list follows `data_changed`, `validated` and `selection_changed`, never another panel.
+"Delete scene 4"); the list follows `data_changed`, `validated` and `selection_changed`, never
+another panel.
 """
 
 from __future__ import annotations
