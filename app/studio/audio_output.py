@@ -1,0 +1,372 @@
+"""The preview's sound: the render's own mix, streamed to the audio device.
+
+- `preview_tracks(movie, base_dir, cache)` lists the movie's sounds the way the render does
+  (`app.render.engine.audio_tracks`), but leniently: a source that cannot be opened is left out
+  and reported, never raised — the preview goes on without it.
+- `AudioFeed` is a pull-mode `QIODevice`: a producer thread runs `Mixer.blocks(start)` in short
+  blocks and keeps about half a second of bytes ready; `readData` (called by `QAudioSink` on the
+  GUI thread) only copies bytes and never waits. Byte k of the stream is always the mix at
+  `start + k / bytes_per_second`: when the producer falls behind, the feed plays silence and the
+  producer skips the same amount of the mix, so the audio clock never drifts from the picture.
+- `AudioOutput` owns the `QAudioSink` and gives the player its clock (`elapsed()`: seconds of
+  sound played since `start`). With no audio device (`available` is False) nothing is played
+  and the player keeps its monotonic clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QIODevice, QObject, Signal
+from PySide6.QtMultimedia import QAudioFormat, QAudioSink, QMediaDevices, QtAudio
+
+from app.media.audio import CHANNELS, SAMPLE_RATE, AnyTrack, AudioArray, AudioTrack, Mixer
+from app.media.cache import MediaCache
+from app.media.errors import MediaError
+from app.media.probe import MediaInfo, probe
+from app.script.model import AudioElement, Movie, VideoElement
+from app.script.sources import resolve_src
+from app.script.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+#: Length of the mixer's blocks for the preview: short, so a seek starts sounding quickly.
+BLOCK_SECONDS = 0.04
+#: How much mixed sound the producer keeps ready ahead of the device.
+AHEAD_SECONDS = 0.5
+#: The sink starts once this much is ready (no stutter at the start of playback).
+PRIME_SECONDS = 0.08
+
+
+@dataclass(frozen=True)
+class SoundProblem:
+    """A sound the preview cannot play: `path` like `scenes.1.elements.0`."""
+
+    path: str
+    src: str
+    message: str
+
+
+def preview_tracks(
+    movie: Movie, base_dir: Path | None, cache: MediaCache | None = None
+) -> tuple[list[AudioTrack], list[SoundProblem]]:
+    """Every sound of the movie on its timeline (audio elements and un-muted videos), as the
+    render mixes them; sources that cannot be opened are left out and returned as problems.
+    Probes files (and may download URLs into `cache`): call it off the GUI thread."""
+    timeline = Timeline(movie)
+    tracks: list[AudioTrack] = []
+    problems: list[SoundProblem] = []
+    infos: dict[Path, MediaInfo] = {}
+    for i, scene in enumerate(movie.scenes):
+        for j, element in enumerate(scene.elements):
+            if not isinstance(element, AudioElement | VideoElement):
+                continue
+            if isinstance(element, VideoElement) and (element.muted or element.volume <= 0):
+                continue
+            path_text = f"scenes.{i}.elements.{j}"
+            try:
+                source = resolve_src(element.src, base_dir)
+                if source.path is not None:
+                    path = source.path
+                elif cache is not None:
+                    path = cache.fetch(source.url or "")
+                else:
+                    raise MediaError(element.src, "network", "Media from the web needs a cache")
+                info = infos.get(path) or probe(path)
+                infos[path] = info
+            except MediaError as exc:
+                problems.append(SoundProblem(path_text, element.src, str(exc)))
+                continue
+            if not info.has_audio:
+                if isinstance(element, AudioElement):
+                    problems.append(SoundProblem(path_text, element.src, "This file has no sound"))
+                continue
+            span = timeline.element_span(i, j)
+            tracks.append(
+                AudioTrack(
+                    path=path,
+                    start=span.start,
+                    duration=span.end - span.start,
+                    trim_start=element.trim_start,
+                    volume=element.volume,
+                    loop=element.loop,
+                    fade_in=element.fade_in if isinstance(element, AudioElement) else 0.0,
+                    fade_out=element.fade_out if isinstance(element, AudioElement) else 0.0,
+                    end=span.end,
+                    source_duration=info.duration,
+                )
+            )
+    return tracks, problems
+
+
+def audio_format(
+    sample_format: QAudioFormat.SampleFormat = QAudioFormat.SampleFormat.Float,
+) -> QAudioFormat:
+    """48 kHz stereo in `sample_format` (Float, or Int16 for devices that refuse floats)."""
+    fmt = QAudioFormat()
+    fmt.setSampleRate(SAMPLE_RATE)
+    fmt.setChannelCount(CHANNELS)
+    fmt.setChannelConfig(QAudioFormat.ChannelConfig.ChannelConfigStereo)
+    fmt.setSampleFormat(sample_format)
+    return fmt
+
+
+def to_bytes(block: AudioArray, sample_format: QAudioFormat.SampleFormat) -> bytes:
+    """Interleaved samples in the device's format."""
+    if sample_format == QAudioFormat.SampleFormat.Int16:
+        return (np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return np.ascontiguousarray(block, dtype="<f4").tobytes()
+
+
+class AudioFeed(QIODevice):
+    """The mix from `start` as a read-only byte stream (see the module docstring).
+
+    `on_error(message)` is called (on the producer thread) when a source fails while mixing;
+    that track is dropped and the mix goes on without it.
+    """
+
+    def __init__(
+        self,
+        tracks: Sequence[AnyTrack],
+        total_seconds: float,
+        start: float = 0.0,
+        *,
+        sample_format: QAudioFormat.SampleFormat = QAudioFormat.SampleFormat.Float,
+        ahead_seconds: float = AHEAD_SECONDS,
+        on_error: Callable[[str], None] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        if parent is None:
+            super().__init__()
+        else:
+            super().__init__(parent)
+        self.start_time = max(0.0, start)
+        self.sample_format = sample_format
+        self.frame_bytes = CHANNELS * (2 if sample_format == QAudioFormat.SampleFormat.Int16 else 4)
+        self.bytes_per_second = SAMPLE_RATE * self.frame_bytes
+        self._tracks = list(tracks)
+        self._total = total_seconds
+        self._limit = max(self.frame_bytes, int(ahead_seconds * SAMPLE_RATE) * self.frame_bytes)
+        self._on_error = on_error
+        self._buffer = bytearray()
+        self._skip = 0  # bytes of the mix to throw away (already played as silence)
+        self._delivered = 0
+        self._finished = False
+        self._stopped = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._produce, name="preview-audio", daemon=True)
+        self._thread.start()
+
+    # ---- QIODevice -------------------------------------------------------------------------
+
+    def isSequential(self) -> bool:
+        return True
+
+    def bytesAvailable(self) -> int:
+        with self._cond:
+            return len(self._buffer) + super().bytesAvailable()
+
+    def readData(self, maxlen: int) -> bytes:
+        want = (maxlen // self.frame_bytes) * self.frame_bytes
+        if want <= 0:
+            return b""
+        with self._cond:
+            take = min(want, len(self._buffer))
+            data = bytes(self._buffer[:take])
+            del self._buffer[:take]
+            missing = want - take
+            if missing:
+                # Underrun (or the end of the movie): silence now, and the producer skips the
+                # same stretch of the mix so byte k stays the mix at start + k / rate.
+                if not self._finished:
+                    self._skip += missing
+                data += bytes(missing)
+            self._delivered += want
+            self._cond.notify_all()
+        return data
+
+    def writeData(self, data: bytes, length: int) -> int:  # type: ignore[override]
+        return -1
+
+    def close(self) -> None:
+        self.stop()
+        super().close()
+
+    # ---- control ---------------------------------------------------------------------------
+
+    @property
+    def buffered_seconds(self) -> float:
+        with self._cond:
+            return len(self._buffer) / self.bytes_per_second
+
+    @property
+    def finished(self) -> bool:
+        """The mix has been produced to the end of the movie."""
+        with self._cond:
+            return self._finished
+
+    def wait_buffered(self, seconds: float, timeout: float = 5.0) -> bool:
+        """Block until `seconds` of sound are ready or the mix ended (tests, priming)."""
+        need = int(seconds * SAMPLE_RATE) * self.frame_bytes
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._buffer) < need and not self._finished and not self._stopped:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    # ---- producer --------------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        position = self.start_time  # where the next mixed sample belongs on the timeline
+        while True:
+            mixer = Mixer(self._tracks, self._total, block_seconds=BLOCK_SECONDS)
+            blocks: Generator[AudioArray, None, None] = mixer.blocks(position)  # type: ignore[assignment]
+            try:
+                for block in blocks:
+                    position += len(block) / SAMPLE_RATE
+                    if not self._put(to_bytes(block, self.sample_format)):
+                        return
+                break
+            except MediaError as exc:  # a source broke mid-way: drop it, go on from here
+                bad = exc.source
+                self._tracks = [t for t in self._tracks if str(getattr(t, "path", "")) != bad]
+                if self._on_error is not None:
+                    self._on_error(str(exc))
+                if not self._tracks:
+                    break
+            finally:
+                blocks.close()
+        with self._cond:
+            self._finished = True
+            self._cond.notify_all()
+
+    def _put(self, data: bytes) -> bool:
+        with self._cond:
+            if self._skip:
+                cut = min(self._skip, len(data))
+                data = data[cut:]
+                self._skip -= cut
+            self._buffer += data
+            self._cond.notify_all()
+            while len(self._buffer) >= self._limit and not self._stopped:
+                self._cond.wait(0.5)
+            return not self._stopped
+
+
+def default_output_available() -> bool:
+    """Whether this machine has an audio output device at all."""
+    try:
+        return not QMediaDevices.defaultAudioOutput().isNull()
+    except Exception:  # a broken multimedia backend must not take the studio down
+        log.exception("cannot list audio devices")
+        return False
+
+
+class AudioOutput(QObject):
+    """Plays an `AudioFeed` on the default output device and reports how much has been heard.
+
+    `failed(message)`: the device stopped with an error (the player falls back to its
+    monotonic clock). `problem(message)`: a sound source failed while mixing.
+    """
+
+    failed = Signal(str)
+    problem = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, *, available: bool | None = None) -> None:
+        super().__init__(parent)
+        self.available = default_output_available() if available is None else available
+        self._sink: QAudioSink | None = None
+        self._feed: AudioFeed | None = None
+        self._last_processed = -1
+        self._last_at = 0.0
+        self._latency = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self._sink is not None
+
+    def start(self, tracks: Sequence[AnyTrack], total_seconds: float, start: float) -> bool:
+        """Start playing the mix from `start`; False when there is nothing or nowhere to play."""
+        self.stop()
+        if not self.available or not tracks:
+            return False
+        try:
+            device = QMediaDevices.defaultAudioOutput()
+            fmt = audio_format()
+            if not device.isFormatSupported(fmt):
+                fmt = audio_format(QAudioFormat.SampleFormat.Int16)
+            feed = AudioFeed(
+                tracks,
+                total_seconds,
+                start,
+                sample_format=fmt.sampleFormat(),
+                on_error=self.problem.emit,
+                parent=self,
+            )
+            feed.open(QIODevice.OpenModeFlag.ReadOnly)
+            feed.wait_buffered(PRIME_SECONDS, timeout=0.5)
+            sink = QAudioSink(device, fmt, self)
+            sink.setBufferSize(fmt.bytesForDuration(100_000))
+            sink.stateChanged.connect(self._state_changed)
+            sink.start(feed)
+        except Exception as exc:
+            log.exception("cannot start audio output")
+            self.stop()
+            self.available = False
+            self.failed.emit(str(exc))
+            return False
+        self._sink, self._feed = sink, feed
+        self._latency = fmt.durationForBytes(max(0, sink.bufferSize())) / 1e6
+        self._last_processed = -1
+        return True
+
+    def elapsed(self) -> float:
+        """Seconds of the mix heard since `start` (the device's processed time, smoothed with a
+        monotonic clock between the device's coarse updates)."""
+        sink = self._sink
+        if sink is None:
+            return 0.0
+        processed = sink.processedUSecs()
+        now = time.monotonic()
+        if processed != self._last_processed:
+            self._last_processed, self._last_at = processed, now
+        heard = processed / 1e6 - self._latency + min(now - self._last_at, 0.1)
+        return max(0.0, heard)
+
+    def stop(self) -> None:
+        sink, feed = self._sink, self._feed
+        self._sink = self._feed = None
+        if sink is not None:
+            with contextlib.suppress(RuntimeError):
+                sink.stateChanged.disconnect(self._state_changed)
+            sink.stop()
+            sink.deleteLater()
+        if feed is not None:
+            feed.close()
+            feed.deleteLater()
+
+    def _state_changed(self, state: QtAudio.State) -> None:
+        sink = self._sink
+        if sink is None:
+            return
+        error = sink.error()
+        if state == QtAudio.State.StoppedState and error != QtAudio.Error.NoError:
+            self.stop()
+            self.failed.emit(f"Audio output stopped ({error.name})")

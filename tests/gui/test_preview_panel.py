@@ -1,0 +1,361 @@
+"""The Preview dock: the canvas shows what the renderer makes, the controls drive the playhead."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.media.proxy import ProxyStore
+from app.render.preview import PreviewSource
+from app.studio.audio_output import AudioOutput
+from app.studio.document import ScriptDocument, dumps
+from app.studio.preview_panel import PreviewPanel, scene_at
+from tests.bench.media import moving_clip
+
+FPS = 10
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("preview-media")
+    moving_clip(folder / "clip.mp4", 2.0, width=320, height=180, fps=FPS, gop=5, audio=False)
+    Image.new("RGB", (64, 48), (20, 200, 60)).save(folder / "green.png")
+    return folder
+
+
+def _script(video: str = "clip.mp4") -> dict:
+    return {
+        "width": 320,
+        "height": 180,
+        "fps": FPS,
+        "scenes": [
+            {
+                "name": "Intro",
+                "duration": 1,
+                "background": "#203040",
+                "elements": [{"type": "text", "text": "Hello", "font_size": 40}],
+            },
+            {
+                "name": "Clip",
+                "duration": 2,
+                "elements": [
+                    {"type": "video", "src": video, "fit": "cover"},
+                    {"type": "text", "text": "caption", "position": "bottom-center"},
+                ],
+            },
+        ],
+    }
+
+
+@pytest.fixture
+def make_panel(qtbot, media, tmp_path):
+    made: list[tuple[PreviewPanel, ScriptDocument]] = []
+
+    def make(script: dict | None = None, clock=None, folder: Path | None = None):
+        folder = folder or media
+        document = ScriptDocument(dumps(script or _script()), file_path=folder / "movie.json")
+        document.validate_now()
+        panel = PreviewPanel(
+            document,
+            clock=clock,
+            audio=AudioOutput(available=False),
+            proxies=ProxyStore(tmp_path / "proxies"),
+        )
+        qtbot.addWidget(panel)
+        panel.resize(660, 480)
+        panel.show()
+        qtbot.waitExposed(panel)
+        made.append((panel, document))
+        return panel, document
+
+    yield make
+    for panel, document in made:
+        panel.close_player()
+        document.close()
+
+
+def _wait_index(qtbot, panel: PreviewPanel, index: int) -> None:
+    qtbot.waitUntil(lambda: panel.player.shown_index == index, timeout=5000)
+
+
+def _difference(a: QImage, b: QImage) -> float:
+    """Mean absolute difference of two images, 0..255."""
+    a = a.convertToFormat(QImage.Format.Format_RGB888)
+    b = b.convertToFormat(QImage.Format.Format_RGB888)
+    assert a.size() == b.size()
+
+    def pixels(image: QImage) -> np.ndarray:
+        raw = np.frombuffer(image.constBits(), np.uint8)
+        return raw.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3]
+
+    return float(np.abs(pixels(a).astype(int) - pixels(b).astype(int)).mean())
+
+
+def test_the_canvas_shows_the_frame_the_renderer_makes_at_that_time(qtbot, make_panel, media):
+    panel, document = make_panel()
+    panel.scale_combo.setCurrentIndex(panel.scale_combo.findData("1/2"))
+    document.playhead.seek(1.7)
+    _wait_index(qtbot, panel, 17)
+    qtbot.waitUntil(lambda: panel.player.image.width() == 160)
+    reference = PreviewSource(document.movie, media)
+    try:
+        expected = reference.frame(1.7, 0.5)
+        other = reference.frame(1.2, 0.5)
+    finally:
+        reference.close()
+    assert _difference(panel.player.image, expected) < 1.0
+    assert _difference(panel.player.image, other) > 3.0  # the comparison can tell frames apart
+    # …and that picture is what the canvas paints, letterboxed at the movie's aspect ratio.
+    qtbot.waitUntil(lambda: panel.player.display_image.size() == panel.canvas.device_size())
+    rect = panel.canvas.frame_rect()
+    assert rect.width() / rect.height() == pytest.approx(320 / 180, rel=0.01)
+    grabbed = panel.canvas.grab().toImage()
+    dpr = grabbed.devicePixelRatio()
+    painted = grabbed.copy(
+        round(rect.x() * dpr), round(rect.y() * dpr), round(rect.width() * dpr),
+        round(rect.height() * dpr),
+    )  # fmt: skip
+    scaled = expected.scaled(
+        painted.size(),
+        Qt.AspectRatioMode.IgnoreAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+    assert _difference(painted, scaled) < 6.0
+
+
+def test_the_canvas_letterboxes_a_portrait_movie(qtbot, make_panel):
+    script = _script()
+    script["width"], script["height"] = 180, 320
+    panel, _ = make_panel(script)
+    rect = panel.canvas.frame_rect()
+    assert rect.height() == pytest.approx(panel.canvas.height(), abs=1)
+    assert rect.width() < panel.canvas.width() / 2
+    assert rect.center().x() == pytest.approx(panel.canvas.width() / 2, abs=1)
+
+
+def test_the_scale_choice_sets_the_rendered_size(qtbot, make_panel):
+    script = _script()
+    script["width"], script["height"] = 1280, 720
+    panel, _ = make_panel(script)
+
+    def rendered(width: int) -> bool:
+        return panel.player.image is not None and panel.player.image.width() == width
+
+    for key, width in (("full", 1280), ("1/4", 320), ("1/2", 640)):
+        panel.scale_combo.setCurrentIndex(panel.scale_combo.findData(key))
+        qtbot.waitUntil(lambda width=width: rendered(width))
+    panel.scale_combo.setCurrentIndex(panel.scale_combo.findData("auto"))
+    panel.resize(panel.minimumSizeHint().width(), 300)
+    device = panel.canvas.device_size().width()
+    assert device < 640
+    # Auto: the smallest of the fixed steps (1/8 … full) that covers the canvas's pixels.
+    expected = next(w for w in (160, 320, 480, 640, 800, 960, 1120, 1280) if w >= device)
+    qtbot.waitUntil(lambda: rendered(expected))
+    assert panel.player.display_image.width() == device
+
+
+def test_scrubbing_seeks_the_playhead_and_updates_the_timecode(qtbot, make_panel):
+    panel, document = make_panel()
+    bar = panel.scrub
+    x = round(bar.x_of(20))
+    QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=QPoint(x, bar.height() // 2))
+    assert document.playhead.time == pytest.approx(2.0)
+    assert panel.timecode_label.text() == "00:00:02:00 / 00:00:03:00"
+    _wait_index(qtbot, panel, 20)
+
+
+def test_playback_advances_and_stops_at_the_end(qtbot, make_panel):
+    clock = ManualClock()
+    panel, document = make_panel(clock=clock)
+    panel.play_action.trigger()
+    assert panel.play_action.text() == "Pause"
+    clock.now += 1.5
+    _wait_index(qtbot, panel, 15)
+    clock.now += 5
+    qtbot.waitUntil(lambda: not document.playhead.playing)
+    assert document.playhead.time == pytest.approx(2.9)
+    assert panel.play_action.text() == "Play"
+    assert panel.timecode_label.text() == "00:00:02:09 / 00:00:03:00"
+
+
+def test_keyboard_transport_steps_frames_and_jumps(qtbot, make_panel):
+    panel, document = make_panel()
+    panel.activateWindow()
+    assert QTest.qWaitForWindowActive(panel)
+    panel.canvas.setFocus()
+    QTest.keyClick(panel.canvas, Qt.Key.Key_End)
+    assert panel.player.current_index == 29
+    QTest.keyClick(panel.canvas, Qt.Key.Key_Left)
+    assert panel.player.current_index == 28
+    QTest.keyClick(panel.canvas, Qt.Key.Key_Home)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_Right)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_Right)
+    assert panel.player.current_index == 2
+    QTest.keyClick(panel.canvas, Qt.Key.Key_I)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_Right)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_O)
+    assert (panel.player.loop_in, panel.player.loop_out) == (2, 3)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert panel.player.loop_enabled and panel.loop_action.isChecked()
+    QTest.keyClick(panel.canvas, Qt.Key.Key_Space)
+    assert document.playhead.playing
+    QTest.keyClick(panel.canvas, Qt.Key.Key_K)
+    assert not document.playhead.playing
+    QTest.keyClick(panel.canvas, Qt.Key.Key_L)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_L)
+    assert panel.player.rate == 2
+    assert panel.rate_label.text() == "+2×"
+    QTest.keyClick(panel.canvas, Qt.Key.Key_J)
+    QTest.keyClick(panel.canvas, Qt.Key.Key_J)
+    assert panel.player.rate == -1
+    panel.player.pause()
+
+
+def test_actions_carry_the_shortcuts_the_playback_menu_shows(make_panel):
+    panel, _ = make_panel()
+    keys = {a.text(): a.shortcut().toString() for a in panel.playback_actions}
+    assert keys["Play"] == "Space"
+    assert (keys["Shuttle Reverse"], keys["Shuttle Pause"], keys["Shuttle Forward"]) == (
+        "J",
+        "K",
+        "L",
+    )
+    assert (keys["Previous Frame"], keys["Next Frame"]) == ("Left", "Right")
+    assert (keys["Go to Start"], keys["Go to End"]) == ("Home", "End")
+    assert (keys["Set Loop In"], keys["Set Loop Out"]) == ("I", "O")
+
+
+def test_broken_media_is_listed_and_the_panel_stays_responsive(qtbot, make_panel, tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"garbage bytes, not a video" * 100)
+    clock = ManualClock()
+    panel, document = make_panel(clock=clock, folder=tmp_path)
+    document.playhead.seek(1.5)
+    qtbot.waitUntil(lambda: panel.problem_list.count() == 1, timeout=5000)
+    assert panel.problem_list.isVisible()
+    text = panel.problem_list.item(0).text()
+    assert text.startswith("scene 2 › element 1: ")
+    assert "clip.mp4" in text
+    # The placeholder is drawn and the caption on top of it still renders: the frame exists.
+    _wait_index(qtbot, panel, 15)
+    panel.play_action.trigger()
+    clock.now += 1.0
+    _wait_index(qtbot, panel, 25)
+    with qtbot.waitSignal(document.selection_changed) as selected:
+        panel.problem_list.itemClicked.emit(panel.problem_list.item(0))
+    assert selected.args == [("scenes", 1, "elements", 0), ("scenes", 1, "elements", 0, "src")]
+    panel.player.pause()
+
+
+def test_fixing_the_media_clears_the_list(qtbot, make_panel, tmp_path, media):
+    (tmp_path / "bad.mp4").write_bytes(b"nope" * 100)
+    panel, document = make_panel(_script(video=str(tmp_path / "bad.mp4")))
+    document.playhead.seek(1.5)
+    qtbot.waitUntil(lambda: panel.problem_list.count() == 1, timeout=5000)
+    document.set_value(("scenes", 1, "elements", 0, "src"), str(media / "clip.mp4"))
+    document.validate_now()
+    qtbot.waitUntil(lambda: panel.problem_list.count() == 0, timeout=5000)
+    assert not panel.problem_list.isVisible()
+
+
+def test_no_audio_device_shows_the_indicator_and_plays_silently(qtbot, make_panel):
+    panel, document = make_panel()
+    assert panel.audio_label.isVisible()
+    assert "No audio output" in panel.audio_label.toolTip()
+    panel.player.play()
+    qtbot.wait(250)
+    assert document.playhead.time > 0.05
+    panel.player.pause()
+
+
+def test_the_fps_readout_measures_frames_shown(qtbot, make_panel):
+    panel, _ = make_panel()
+    panel.player.play()
+    qtbot.wait(1300)
+    shown = float(panel.fps_label.text().split()[0])
+    assert 6 <= shown <= 11  # a 10 fps movie, played in real time
+    panel.player.pause()
+    assert panel.fps_label.text() == "– fps"
+
+
+def _drop(widget, files: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(f)) for f in files])
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    with warnings.catch_warnings():  # its only constructor takes a QPoint, deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(
+            centre.toPoint(),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier(0),
+        )
+    QApplication.sendEvent(widget, enter)  # Qt delivers a drop only after its drag entered
+    assert enter.isAccepted()
+    event = QDropEvent(
+        centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_dropping_an_image_adds_it_to_the_scene_under_the_playhead(qtbot, make_panel, media):
+    panel, document = make_panel()
+    document.playhead.seek(1.5)
+    steps = document.undo_stack.count()
+    with qtbot.waitSignal(document.data_changed, timeout=5000):
+        _drop(panel.canvas, [media / "green.png"])
+    elements = document.value(("scenes", 1, "elements"))
+    assert elements[-1] == {"type": "image", "src": "green.png", "start": 0.5}
+    assert document.undo_stack.count() == steps + 1
+    assert document.undo_stack.undoText() == "Add image to scene 2"
+    document.undo_stack.undo()
+    assert len(document.value(("scenes", 1, "elements"))) == 2
+
+
+def test_dropping_a_non_media_file_changes_nothing(qtbot, make_panel, tmp_path):
+    panel, document = make_panel()
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("not a video")
+    _drop(panel.canvas, [fake])
+    qtbot.waitUntil(panel.message_label.isVisible, timeout=5000)
+    assert "notes.mp4" in panel.message_label.text()
+    assert document.undo_stack.count() == 0
+
+
+def test_scene_at_reads_the_document_data():
+    data = {"scenes": [{"duration": 1}, {"duration": "bad"}, {"duration": 2}]}
+    assert scene_at(data, 0.5) == (0, 0.5)
+    assert scene_at(data, 1.5) == (2, 0.5)
+    assert scene_at(data, 9) == (2, 0.0)
+    assert scene_at({"scenes": []}, 0) is None
+
+
+def test_a_script_that_never_validated_shows_a_message_not_a_crash(qtbot, make_panel, media):
+    document = ScriptDocument('{"scenes": [{"duration": -1}]}', file_path=media / "x.json")
+    document.validate_now()
+    panel = PreviewPanel(document, audio=False)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.play_action.trigger()
+    QTest.keyClick(panel, Qt.Key.Key_Right)
+    assert not panel.play_action.isEnabled()
+    assert not document.playhead.playing
+    panel.grab()
+    panel.close_player()
+    document.close()
