@@ -1,4 +1,5 @@
-"""Plans and the per-account sliding rate-limit window (spec §4).
+"""Plans, the per-account sliding rate-limit window (PhantomFlow spec §4), and the fixed
+windows per key of the Sketchpen side (Sketchpen spec §9).
 
 The window lives in memory, keyed by account id, so the live and test keys of an account share
 it, and any route set of this service (PhantomFlow today, Sketchpen later) can count against the
@@ -93,3 +94,32 @@ class RateLimiter:
             hits = self._hits.setdefault(account_id, deque())
             self._trim(hits, now)
             return RateState(limit, max(0, limit - len(hits)), self._reset(hits, now), True)
+
+
+class FixedWindowLimiter:
+    """Fixed windows: at most `limit` requests per bucket in each `window`-second slot.
+
+    The Sketchpen contract counts per key in fixed windows (a vendor's "N per 1 day" resets at
+    the window's end, not a rolling day); `Retry-After` is the time left to the window's end.
+    Same `hit` interface as `RateLimiter`; refused requests do not count.
+    """
+
+    def __init__(self, window: float = 60.0) -> None:
+        self.window = window
+        self._counts: dict[str, tuple[int, int]] = {}  # bucket → (window index, count)
+        self._lock = threading.Lock()
+
+    def hit(self, bucket: str, limit: int) -> RateState:
+        now = time.time()
+        index = int(now // self.window)
+        reset = math.ceil((index + 1) * self.window)
+        with self._lock:
+            current, count = self._counts.get(bucket, (index, 0))
+            if current != index:
+                count = 0
+            if count >= limit:
+                wait = max(1, math.ceil((index + 1) * self.window - now))
+                return RateState(limit, 0, reset, allowed=False, retry_after=wait)
+            count += 1
+            self._counts[bucket] = (index, count)
+            return RateState(limit, limit - count, reset, True)

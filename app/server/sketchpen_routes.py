@@ -6,9 +6,8 @@ handler. Errors use the envelope `{"error": {code, message, request_id[, details
 response carries `X-Request-ID`. Field errors are 422 VALIDATION_ERROR with `details` of
 `{loc, msg, type}` in FastAPI's shape (`loc` starts with "body" or "query").
 
-Rate limits use the service's shared limiter (`Service.limiter`, the one the PhantomFlow routes
-count in) with separate buckets per key for reads and writes, `sketchpen_read_limit` /
-`sketchpen_write_limit` per `rate_window_seconds`.
+Rate limits are fixed windows per key (spec §9), with separate buckets for reads and writes:
+`sketchpen_read_limit` / `sketchpen_write_limit` per `rate_window_seconds`.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from starlette.routing import Route
 from app.server import drafting
 from app.server.api import Service, parse_json
 from app.server.config import ServiceConfig
+from app.server.limits import FixedWindowLimiter
 from app.server.sketchpen_pipeline import DraftRunner, media_url
 from app.server.sketchpen_store import (
     MAX_IN_PROGRESS,
@@ -73,11 +73,13 @@ class Sketchpen:
     config: ServiceConfig
     store: SketchStore
     runner: DraftRunner
+    limiter: FixedWindowLimiter
 
     @classmethod
     def open(cls, config: ServiceConfig) -> Sketchpen:
         store = SketchStore(config.db_path)
-        return cls(config, store, DraftRunner(store, config))
+        limiter = FixedWindowLimiter(config.rate_window_seconds)
+        return cls(config, store, DraftRunner(store, config), limiter)
 
     def start(self) -> None:
         self.config.sketchpen_dir.mkdir(parents=True, exist_ok=True)
@@ -218,9 +220,9 @@ def sketch(
             write = request.method != "GET"
             limit = config.sketchpen_write_limit if write else config.sketchpen_read_limit
             bucket = f"sketchpen:{'write' if write else 'read'}:{caller.key_hash}"
-            state = service.limiter.hit(bucket, limit)
+            state = sketchpen.limiter.hit(bucket, limit)
             if not state.allowed:
-                text = f"Rate limit exceeded: {limit} per {window_text(service.limiter.window)}"
+                text = f"Rate limit exceeded: {limit} per {window_text(sketchpen.limiter.window)}"
                 return JSONResponse(
                     {"error": text}, 429, headers={"Retry-After": str(state.retry_after or 1)}
                 )
