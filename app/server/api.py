@@ -2,9 +2,10 @@
 `keyed` wrapper that runs the contract's common checks in order (key → rate limit → body).
 
 Route handlers are plain functions run in a worker thread (they touch SQLite and validate
-scripts, which must never block the event loop); the wrapper does the async parts (reading the
-body with its size limit) and turns every outcome, including unexpected exceptions, into the
-JSON envelope with the right headers. No traceback ever reaches a client: unexpected errors are
+scripts, which must never block the event loop), except the job-status reads that pollers call
+many times a second, which run inline (see `keyed`); the wrapper does the async parts (reading
+the body with its size limit) and turns every outcome, including unexpected exceptions, into
+the JSON envelope with the right headers. No traceback ever reaches a client: unexpected errors are
 logged with a request id that the response carries too.
 """
 
@@ -190,11 +191,17 @@ def parse_json(body: bytes) -> Any:
 
 
 def keyed(
-    name: str, *, body: bool = False
+    name: str, *, body: bool = False, inline: bool = False
 ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler with the common checks: key → rate limit → (body) → handler.
 
-    `name` is the route's name for the fault switch (`ServiceConfig.faults`).
+    `name` is the route's name for the fault switch (`ServiceConfig.faults`). `inline` runs the
+    key check and the handler on the event loop instead of in the thread pool: only for
+    bodiless handlers that do a few indexed SQLite reads and nothing else (job status polling).
+    Such reads never wait in WAL mode (readers do not block on the writer, and the only
+    checkpoints are passive ones) and take a fraction of a thread hand-off, which costs GIL
+    switches between the loop, a worker and every other busy thread (measured: see
+    docs/performance.md).
     """
 
     def decorate(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -234,6 +241,8 @@ def keyed(
                     ctx = await run_in_threadpool(admit, request, service, rate_headers)
                     ctx.body = await read_body(request, service.config.max_body_bytes)
                     response = await run_in_threadpool(run, ctx)
+                elif inline:
+                    response = admit_and_run(request, service, rate_headers)
                 else:
                     # One trip to the thread pool for the whole request: every hop costs a
                     # thread hand-off and GIL switches while the event loop waits.

@@ -243,7 +243,7 @@ def _owned_job(ctx: Ctx) -> Job:
     job_id = ctx.request.path_params["job_id"]
     try:
         uuid.UUID(job_id)
-        return ctx.store.owned_job(ctx.account_id, job_id)
+        return ctx.store.owned_job(ctx.account_id, job_id, summary=True)
     except (ValueError, NotFound):
         raise ApiError(404, "NOT_FOUND", "Job not found") from None
 
@@ -365,9 +365,10 @@ def _decode_cursor(cursor: str) -> tuple[str, str, int]:
         ) from None
 
 
-@keyed("jobs_list")
+@keyed("jobs_list", inline=True)
 def list_jobs(ctx: Ctx) -> Response:
-    """GET /api/jobs: newest first, keyset-paged (new jobs never shift later pages)."""
+    """GET /api/jobs: newest first, keyset-paged (new jobs never shift later pages).
+    Runs on the event loop (a polling read: indexed, scripts not read, at most 101 rows)."""
     params = ctx.request.query_params
     statuses: list[str] | None = None
     if "status" in params:
@@ -394,16 +395,21 @@ def list_jobs(ctx: Ctx) -> Response:
     else:
         after, snapshot = None, ctx.store.last_seq()
     jobs = ctx.store.list_jobs(
-        ctx.account_id, statuses=statuses, limit=limit + 1, after=after, max_seq=snapshot
+        ctx.account_id,
+        statuses=statuses,
+        limit=limit + 1,
+        after=after,
+        max_seq=snapshot,
+        summary=True,
     )
     page = jobs[:limit]
     next_cursor = _encode_cursor(page[-1], snapshot) if len(jobs) > limit else None
     return JSONResponse({"jobs": [job_json(j) for j in page], "next_cursor": next_cursor})
 
 
-@keyed("job_get")
+@keyed("job_get", inline=True)
 def get_job(ctx: Ctx) -> Response:
-    """GET /api/jobs/{job_id}."""
+    """GET /api/jobs/{job_id}. Runs on the event loop (one primary-key read, script not read)."""
     return JSONResponse(job_json(_owned_job(ctx)))
 
 
