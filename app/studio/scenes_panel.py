@@ -48,6 +48,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -720,6 +721,9 @@ class ScenesPanel(QWidget):
         self._update_actions()
         self._update_summary()
         self._selection_changed(*document.selection)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.aboutToQuit.connect(self.shutdown)
 
     # ----------------------------------------------------------------------------- actions
 

@@ -289,12 +289,16 @@ class TimelineView(QAbstractScrollArea):
         self._selection: tuple[int, int | None] | None = None
         self._icons: dict[tuple[str, int], QIcon] = {}
         self._fit_pending = True
+        self._autoscroll = QTimer(self)
+        self._autoscroll.setInterval(30)
+        self._autoscroll.timeout.connect(self._autoscroll_step)
+        self._pointer = QPointF()
+        self._pointer_modifiers = Qt.KeyboardModifier.NoModifier
         self._rebuild(None)
         document.data_changed.connect(self._data_changed)
         document.validated.connect(self._validated)
         document.selection_changed.connect(self._selection_changed)
         document.playhead.time_changed.connect(self._time_changed)
-        document.file_changed.connect(self._file_changed)
         self._selection_changed(*document.selection)
 
     # ------------------------------------------------------------------------ model
@@ -316,6 +320,8 @@ class TimelineView(QAbstractScrollArea):
     def _data_changed(self, paths: tuple[Path, ...]) -> None:
         if any(p == () for p in paths):
             self._rebuild(None)
+            if self.document.undo_stack.count() == 0:  # a document was loaded: show all of it
+                self._user_zoomed = False
             if not self._user_zoomed:
                 self._fit_pending = True
                 QTimer.singleShot(0, self._fit_if_pending)
@@ -370,12 +376,6 @@ class TimelineView(QAbstractScrollArea):
             if selection is not None:
                 self._ensure_scene_visible(selection[0])
             self.viewport().update()
-
-    def _file_changed(self) -> None:
-        if self.document.undo_stack.count() == 0:  # a document was loaded: show all of it
-            self._user_zoomed = False
-            self._fit_pending = True
-            QTimer.singleShot(0, self._fit_if_pending)
 
     # ------------------------------------------------------------------------ geometry
 
@@ -449,7 +449,9 @@ class TimelineView(QAbstractScrollArea):
             anchor_x = self.viewport().width() / 2
         anchor_t = self.x2t(anchor_x)
         self._pps = pps
-        self._user_zoomed = self._user_zoomed or user
+        if user:  # the user's zoom wins over a pending zoom-to-fit
+            self._user_zoomed = True
+            self._fit_pending = False
         self._update_scrollbars()
         self.horizontalScrollBar().setValue(round(LEFT_PAD + anchor_t * pps - anchor_x))
         self.viewport().update()
@@ -478,6 +480,8 @@ class TimelineView(QAbstractScrollArea):
         self.zoom_changed.emit(self._pps)
 
     def _fit_if_pending(self) -> None:
+        if self._user_zoomed:
+            self._fit_pending = False
         if self._fit_pending and self.viewport().width() > 50 and self.isVisible():
             self._fit_pending = False
             self.zoom_to_fit()
@@ -870,13 +874,43 @@ class TimelineView(QAbstractScrollArea):
             if abs(pos.x() - drag.press_x) < QApplication.startDragDistance():
                 return
             drag.started = True
-        free = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier) or not self.snapping
-        self._drag_to(drag, pos.x(), snap=not free)
-        QToolTip.showText(
-            event.globalPosition().toPoint() + QPoint(14, 18),
-            self._drag_text(drag),
-            self.viewport(),
-        )
+        self._pointer = QPointF(pos)
+        self._pointer_modifiers = event.modifiers()
+        self._drag_step(event.globalPosition().toPoint())
+        near_edge = pos.x() < 16 or pos.x() > self.viewport().width() - 16
+        if near_edge and not self._autoscroll.isActive():
+            self._autoscroll.start()
+        elif not near_edge:
+            self._autoscroll.stop()
+
+    def _drag_step(self, global_pos: QPoint | None = None) -> None:
+        drag = self._drag
+        if drag is None or not drag.started:
+            return
+        shift = bool(self._pointer_modifiers & Qt.KeyboardModifier.ShiftModifier)
+        self._drag_to(drag, self._pointer.x(), snap=self.snapping and not shift)
+        if global_pos is None:
+            global_pos = self.viewport().mapToGlobal(self._pointer.toPoint())
+        QToolTip.showText(global_pos + QPoint(14, 18), self._drag_text(drag), self.viewport())
+
+    def _autoscroll_step(self) -> None:
+        """While a drag holds the pointer at a viewport edge, scroll on and follow it."""
+        drag = self._drag
+        if drag is None or drag.kind == "seek" or not drag.started:
+            self._autoscroll.stop()
+            return
+        x, width = self._pointer.x(), self.viewport().width()
+        step = -12 if x < 16 else 12 if x > width - 16 else 0
+        h = self.horizontalScrollBar()
+        if step > 0 and h.value() >= h.maximum():
+            h.setMaximum(h.maximum() + step)  # room to drag past the current end
+        before = h.value()
+        h.setValue(before + step)
+        moved = h.value() - before
+        if not moved:
+            return
+        drag.press_x -= moved  # the grabbed point scrolled with the content
+        self._drag_step()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         drag = self._drag
@@ -884,6 +918,7 @@ class TimelineView(QAbstractScrollArea):
             super().mouseReleaseEvent(event)
             return
         self._drag = None
+        self._autoscroll.stop()
         QToolTip.hideText()
         if drag.kind != "seek" and drag.started:
             self._commit(drag)  # the document's data_changed redraws from the new data
@@ -893,6 +928,7 @@ class TimelineView(QAbstractScrollArea):
     def keyPressEvent(self, event: Any) -> None:
         if event.key() == Qt.Key.Key_Escape and self._drag is not None:
             self._drag = None  # cancel: nothing was written
+            self._autoscroll.stop()
             QToolTip.hideText()
             self._show(self._scenes, self._base)
             return

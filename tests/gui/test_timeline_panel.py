@@ -213,6 +213,25 @@ def test_escape_cancels_a_drag(make_panel, qtbot):
     assert document.undo_stack.count() == 0
 
 
+def test_holding_a_drag_at_the_edge_scrolls_and_keeps_dragging(make_panel, qtbot):
+    document, panel = make_panel()
+    view = panel.view
+    view.set_zoom(400, 0)
+    view.horizontalScrollBar().setValue(0)
+    start = header_point(view, 2.0)
+    send(view, QEvent.Type.MouseButtonPress, start)
+    send(view, QEvent.Type.MouseMove, start + QPointF(40, 0), Qt.KeyboardModifier.ShiftModifier)
+    qtbot.wait(10)  # the viewport may have changed width (its vertical scroll bar)
+    edge = QPointF(view.viewport().width() - 4, start.y())
+    send(view, QEvent.Type.MouseMove, edge, Qt.KeyboardModifier.ShiftModifier)
+    reached = view.timeline.scenes[0].duration
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().value() > 100)
+    assert view.timeline.scenes[0].duration > reached + 0.25  # the edge followed the scroll
+    send(view, QEvent.Type.MouseButtonRelease, edge)
+    assert document.data["scenes"][0]["duration"] == pytest.approx(view.x2t(edge.x()), abs=0.02)
+    assert document.undo_stack.count() == 1
+
+
 def _has_colour_in_column(view: TimelineView, x: int, colour: QColor) -> bool:
     image = view.viewport().grab().toImage()
     for dx in (-1, 0, 1):
