@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path as FilePath
 from pathlib import PurePath
 from typing import Any, cast
 
@@ -52,6 +53,14 @@ from app.script.model import MAX_SCENE_SECONDS, Movie
 from app.script.problems import Problem
 from app.script.timeline import Timeline
 from app.studio.document import MISSING, Change, ScriptDocument, Validation, describe
+from app.studio.media_elements import (
+    DroppedMedia,
+    add_elements,
+    elements_for_files,
+    is_script_file,
+    local_files,
+)
+from app.studio.tasks import TaskRunner
 
 RULER_HEIGHT = 24
 HEADER_HEIGHT = 26
@@ -263,6 +272,8 @@ class TimelineView(QAbstractScrollArea):
     """The painted timeline; see the module docstring. `zoom_changed(pps)` after every zoom."""
 
     zoom_changed = Signal(float)
+    #: a notice for the status bar (media that could not be added)
+    message = Signal(str)
 
     def __init__(self, document: ScriptDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -294,6 +305,10 @@ class TimelineView(QAbstractScrollArea):
         self._autoscroll.timeout.connect(self._autoscroll_step)
         self._pointer = QPointF()
         self._pointer_modifiers = Qt.KeyboardModifier.NoModifier
+        self._tasks = TaskRunner(max_workers=1, name="reelsmith-timeline-drop", parent=self)
+        self._drop_at: float | None = None  # where a media drag would land (drawn as a guide)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
         self._rebuild(None)
         document.data_changed.connect(self._data_changed)
         document.validated.connect(self._validated)
@@ -649,6 +664,10 @@ class TimelineView(QAbstractScrollArea):
             painter.setPen(QPen(guide, 1, Qt.PenStyle.DashLine))
             sx = self.t2x(drag.snapped)
             painter.drawLine(QPointF(sx, RULER_HEIGHT), QPointF(sx, height))
+        if self._drop_at is not None:  # where dropped media would start
+            painter.setPen(QPen(highlight, 2))
+            dx = self.t2x(self._drop_at)
+            painter.drawLine(QPointF(dx, RULER_HEIGHT), QPointF(dx, height))
         self._paint_ruler(painter, width, small)
         self._paint_playhead(painter, height)
 
@@ -925,6 +944,77 @@ class TimelineView(QAbstractScrollArea):
         if self._shown is not self._scenes:
             self._show(self._scenes, self._base)
 
+    # ------------------------------------------------------------------------ media drops
+
+    def _media_files(self, event: Any) -> list[FilePath]:
+        return [p for p in local_files(event.mimeData()) if not is_script_file(p)]
+
+    def _drop_target(self, x: float) -> tuple[int, float] | None:
+        """The scene under viewport x and the time inside it a drop there starts at."""
+        if not self._starts:
+            return None
+        t = min(max(self.x2t(x), 0.0), self._timeline.total)
+        index = max(0, min(bisect.bisect_right(self._starts, t) - 1, len(self._starts) - 1))
+        span = self._timeline.scenes[index]
+        offset = self._round(min(max(t - span.start, 0.0), max(0.0, span.duration - MIN_SECONDS)))
+        return index, offset
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if self._media_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()  # a .json drop is the window's (it opens the file)
+
+    def dragMoveEvent(self, event: Any) -> None:
+        target = self._drop_target(event.position().x()) if self._media_files(event) else None
+        if target is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        scene, offset = target
+        self._drop_at = self._timeline.scenes[scene].start + offset
+        self.viewport().update()
+
+    def dragLeaveEvent(self, event: Any) -> None:
+        self._drop_at = None
+        self.viewport().update()
+
+    def dropEvent(self, event: Any) -> None:
+        files = self._media_files(event)
+        target = self._drop_target(event.position().x()) if files else None
+        self._drop_at = None
+        self.viewport().update()
+        if target is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.drop_media(files, *target)
+
+    def drop_media(self, files: list[FilePath], scene: int, offset: float) -> None:
+        """Probe `files` on a worker, then add them to scene `scene` starting `offset` seconds
+        into it, in one undo step; refusals are reported by `message`."""
+        self._tasks.run(
+            elements_for_files,
+            files,
+            self.document.base_dir,
+            done=lambda result, error: self._media_probed(result, error, scene, offset),
+        )
+
+    def _media_probed(
+        self, result: DroppedMedia | None, error: BaseException | None, scene: int, offset: float
+    ) -> None:
+        if error is not None or result is None:
+            self.message.emit(f"The files could not be read: {error}")
+            return
+        if result.errors:
+            self.message.emit(result.message())
+        elements = [dict(e, start=offset) if offset > 0 else e for e in result.elements]
+        if elements and not add_elements(self.document, scene, elements):
+            self.message.emit(f"Scene {scene + 1} cannot take elements")
+
+    def shutdown(self) -> None:
+        self._tasks.shutdown()
+
     def keyPressEvent(self, event: Any) -> None:
         if event.key() == Qt.Key.Key_Escape and self._drag is not None:
             self._drag = None  # cancel: nothing was written
@@ -1092,7 +1182,11 @@ class TimelineView(QAbstractScrollArea):
 class TimelinePanel(QWidget):
     """The Timeline dock's widget: a toolbar (zoom out/in/fit, snapping, playhead time) over
     `TimelineView`. Actions: `zoom_in_action` (Ctrl++), `zoom_out_action` (Ctrl+-),
-    `zoom_fit_action` (Shift+Z), `snap_action` (N, checkable)."""
+    `zoom_fit_action` (Shift+Z), `snap_action` (N, checkable). Media files dropped on a scene
+    block become elements of that scene starting where they were dropped; `message(str)`
+    carries refusals for the status bar."""
+
+    message = Signal(str)
 
     def __init__(self, document: ScriptDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1100,6 +1194,10 @@ class TimelinePanel(QWidget):
         self.document = document
         self.view = TimelineView(document, self)
         self.view.setAccessibleName("Timeline")
+        self.view.message.connect(self.message)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.aboutToQuit.connect(self.view.shutdown)
 
         self.zoom_out_action = self._action(
             "Zoom out",

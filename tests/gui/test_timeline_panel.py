@@ -4,10 +4,20 @@ release, a playhead in step with the document's, and a 1,000-scene movie that pa
 from __future__ import annotations
 
 import time
+import warnings
+from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent
+from PIL import Image
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QMouseEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QApplication
 
 from app.studio.document import ScriptDocument, dumps
@@ -347,6 +357,39 @@ def test_edits_elsewhere_update_the_blocks(make_panel):
     document.move(("scenes",), 2, 0)
     assert panel.view.timeline.scenes[0].duration == 4
     assert panel.view.timeline.total == pytest.approx(12)
+
+
+def test_media_dropped_on_a_scene_start_where_they_were_dropped(make_panel, qtbot, tmp_path):
+    Image.new("RGB", (16, 16), (0, 0, 255)).save(tmp_path / "logo.png")
+    (tmp_path / "readme.txt").write_text("not media\n" * 5)
+    document, panel = make_panel()
+    view = panel.view
+    mime = QMimeData()
+    mime.setUrls(
+        [
+            QUrl.fromLocalFile(str(tmp_path / "logo.png")),
+            QUrl.fromLocalFile(str(tmp_path / "readme.txt")),
+        ]
+    )
+    pos = QPoint(round(view.t2x(6.5)), RULER_HEIGHT + HEADER_HEIGHT + 30)
+    actions = Qt.DropAction.CopyAction
+    buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    viewport = view.viewport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(pos, actions, mime, buttons, keys)
+        QApplication.sendEvent(viewport, enter)
+        assert enter.isAccepted()
+        QApplication.sendEvent(viewport, QDragMoveEvent(pos, actions, mime, buttons, keys))
+    with qtbot.waitSignal(panel.message, timeout=10000) as said:
+        QApplication.sendEvent(viewport, QDropEvent(QPointF(pos), actions, mime, buttons, keys))
+    assert "readme.txt" in said.args[0]
+    qtbot.waitUntil(lambda: len(document.data["scenes"][2]["elements"]) == 1, timeout=10000)
+    element = document.data["scenes"][2]["elements"][0]
+    assert element["type"] == "image" and element["start"] == pytest.approx(1.5)
+    assert Path(element["src"]) == tmp_path / "logo.png"  # the script has no folder yet
+    assert document.undo_stack.count() == 1
+    assert document.undo_stack.undoText() == "Add image to scene 3"
 
 
 def test_bad_input_is_drawn_and_dragged_without_crashing(make_panel):
