@@ -49,7 +49,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
@@ -431,14 +430,17 @@ class SceneDelegate(QStyledItemDelegate):
     # geometry shared by paint and the rename editor
     @staticmethod
     def _thumb_rect(rect: QRect) -> QRect:
-        top = rect.top() + (rect.height() - THUMB_BOX.height()) // 2
-        return QRect(rect.left() + MARGIN, top, THUMB_BOX.width(), THUMB_BOX.height())
+        # narrow docks get a smaller picture so the name keeps its room
+        width = THUMB_BOX.width() if rect.width() >= 300 else THUMB_BOX.width() * 3 // 4
+        height = width * 9 // 16
+        top = rect.top() + (rect.height() - height) // 2
+        return QRect(rect.left() + MARGIN, top, width, height)
 
     def _name_rect(self, option: QStyleOptionViewItem) -> QRect:
         rect = option.rect
         left = self._thumb_rect(rect).right() + 10
         height = QFontMetrics(self._bold(option.font)).height() + 4
-        return QRect(left, rect.top() + 8, rect.right() - left - 52, height)
+        return QRect(left, rect.top() + 8, rect.right() - MARGIN - left, height)
 
     @staticmethod
     def _bold(font: QFont) -> QFont:
@@ -489,7 +491,11 @@ class SceneDelegate(QStyledItemDelegate):
             placeholder = QColor(palette.color(QPalette.ColorRole.Mid))
             painter.fillRect(box, placeholder)
             glyph = qtawesome.icon("mdi6.movie-open-outline", color=QColor(255, 255, 255, 150))
-            glyph.paint(painter, box.adjusted(34, 13, -34, -13))
+            side = box.height() // 2
+            glyph.paint(
+                painter,
+                QRect(box.center().x() - side // 2, box.center().y() - side // 2, side, side),
+            )
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(box.adjusted(0, 0, -1, -1))
@@ -552,10 +558,11 @@ class SceneDelegate(QStyledItemDelegate):
         clock = qtawesome.icon("mdi6.timer-outline", color=painter.pen().color())
         clock.paint(painter, QRect(x, y + (line_h - 14) // 2, 14, 14))
         x += 17
-        painter.drawText(QRect(x, y, 200, line_h), Qt.AlignmentFlag.AlignVCenter, label)
+        limit = rect.right() - MARGIN
+        label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, max(0, limit - x))
+        painter.drawText(QRect(x, y, limit - x, line_h), Qt.AlignmentFlag.AlignVCenter, label)
         x += metrics.horizontalAdvance(label) + 10
         transition = index.data(TransitionRole)
-        limit = rect.right() - MARGIN
         if transition is not None:
             kind, seconds = transition
             text = kind if seconds is None else f"{kind} {format_seconds(seconds)}"
@@ -696,20 +703,18 @@ class ScenesPanel(QWidget):
         add_button = self.toolbar.widgetForAction(self.add_action)
         if isinstance(add_button, QToolButton):
             add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        # a footer: the toolbar keeps all its buttons however narrow the dock gets
         self.summary = QLabel(self)
-        self.summary.setContentsMargins(6, 0, 6, 0)
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.toolbar, 1)
-        top.addWidget(self.summary)
+        self.summary.setContentsMargins(8, 3, 8, 3)
+        self.summary.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addLayout(top)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.notice)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.summary)
 
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.view.customContextMenuRequested.connect(self._context_menu)
