@@ -1217,6 +1217,9 @@ class TimelinePanel(QWidget):
         self.snap_action = self._action("Snapping", "mdi6.magnet", "N", self._toggle_snap)
         self.snap_action.setCheckable(True)
         self.snap_action.setChecked(True)
+        self.delete_action = self._action(
+            "Delete selected", "mdi6.delete-outline", QKeySequence.StandardKey.Delete, self.delete
+        )
 
         toolbar = QToolBar("Timeline", self)
         toolbar.setIconSize(QSize(18, 18))
@@ -1267,6 +1270,29 @@ class TimelinePanel(QWidget):
         action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
         return action
+
+    def delete(self) -> None:
+        """Delete the selected element, or the selected scene (never the movie's last one),
+        as one undo step."""
+        path, _focus = self.document.selection
+        if not path or len(path) < 2 or path[0] != "scenes" or not isinstance(path[1], int):
+            return
+        if len(path) >= 4 and path[2] == "elements" and isinstance(path[3], int):
+            target: Path = path[:4]
+        else:
+            target = path[:2]
+            scenes = self.document.value(("scenes",))
+            if isinstance(scenes, list) and len(scenes) <= 1:
+                self.message.emit("A movie needs at least one scene: the last one stays.")
+                return
+        if self.document.value(target, MISSING) is MISSING:
+            return
+        self.document.remove(target, f"Delete {describe(target)}")
+        if len(target) == 4:
+            self.document.select(target[:2])
+        else:  # the next scene (or the new last one) takes the selection, as in the list
+            count = len(self.document.value(("scenes",), []) or [])
+            self.document.select(("scenes", min(int(target[1]), count - 1)))
 
     def _toggle_snap(self) -> None:
         self.view.snapping = self.snap_action.isChecked()

@@ -392,6 +392,30 @@ def test_media_dropped_on_a_scene_start_where_they_were_dropped(make_panel, qtbo
     assert document.undo_stack.undoText() == "Add image to scene 3"
 
 
+def test_delete_removes_the_selected_element_then_scenes_but_not_the_last(make_panel, qtbot):
+    document, panel = make_panel()
+    view = panel.view
+    bar = view.element_rect(1, 0)
+    send(view, QEvent.Type.MouseButtonPress, bar.center())
+    send(view, QEvent.Type.MouseButtonRelease, bar.center())
+    panel.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert [e["text"] for e in document.data["scenes"][1]["elements"]] == ["Whole scene"]
+    assert document.undo_stack.undoText() == "Delete scene 2 › element 1"
+    assert document.selection[0] == ("scenes", 1)
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    assert [s["name"] for s in document.data["scenes"]] == ["One", "Three"]
+    document.select(("scenes", 0))
+    panel.delete_action.trigger()
+    with qtbot.waitSignal(panel.message) as said:
+        panel.delete_action.trigger()
+    assert "at least one scene" in said.args[0]
+    assert len(document.data["scenes"]) == 1
+    assert document.undo_stack.count() == 3
+
+
 def test_bad_input_is_drawn_and_dragged_without_crashing(make_panel):
     text = dumps(
         {
