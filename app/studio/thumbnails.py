@@ -53,10 +53,15 @@ def thumbnail_scale(movie: Movie, ratio: float = 1.0) -> float:
 def _scene_key(movie: Movie, index: int, timeline: Timeline, scale: float) -> str:
     scene = movie.scenes[index]
     offset = thumbnail_time(timeline, index) - timeline.scenes[index].start
-    parts = [f"{movie.width}x{movie.height}@{scale:.5f}", f"{offset:.4f}", scene.model_dump_json()]
+    # everything that draws, nothing that does not (a rename keeps the picture)
+    parts = [
+        f"{movie.width}x{movie.height}@{scale:.5f}",
+        f"{offset:.4f}",
+        scene.model_dump_json(exclude={"name"}),
+    ]
     transition = timeline.scenes[index].transition
     if transition is not None and index > 0 and offset < transition.duration:
-        parts.append(movie.scenes[index - 1].model_dump_json())
+        parts.append(movie.scenes[index - 1].model_dump_json(exclude={"name"}))
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 

@@ -328,6 +328,11 @@ def test_only_the_edited_scene_gets_a_new_thumbnail(make_panel, qtbot):
     for row in range(3):
         assert panel.model.index(row).data(ThumbnailRole) is not None
     assert thumbs.rendered == before + 1
+    # so does renaming: a name is not part of the picture
+    document.set_value(("scenes", 0, "name"), "Renamed")
+    document.validate_now()
+    assert panel.model.index(0).data(ThumbnailRole) is not None
+    assert thumbs.rendered == before + 1
 
 
 def _thumbnail(panel: ScenesPanel, qtbot, row: int) -> QImage:
