@@ -6,7 +6,8 @@ screen, so a 1,000-scene movie scrolls and zooms as fast as a short one. Timing 
 duration is not a number still gets a block, flagged). Dragging a scene's right edge changes its
 duration; dragging an element moves its `start`, its edges trim it; the drag is previewed live
 and committed on release as ONE undo step ("Move scene 2 › element 1"). The playhead follows
-`document.playhead`; clicking or dragging in the ruler seeks it.
+`document.playhead`; clicking or dragging in the ruler seeks it. Video and audio sources are
+probed (on a worker, once each) so a bar shows, hatched, where its source runs out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from html import escape
 from pathlib import Path as FilePath
 from pathlib import PurePath
@@ -24,6 +26,7 @@ import qtawesome
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
+    QBrush,
     QColor,
     QFont,
     QFontMetrics,
@@ -48,9 +51,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.media.errors import MediaError
+from app.media.probe import probe
 from app.script.jsonpath import Path
 from app.script.model import MAX_SCENE_SECONDS, Movie
 from app.script.problems import Problem
+from app.script.sources import resolve_src
 from app.script.timeline import Timeline
 from app.studio.document import MISSING, Change, ScriptDocument, Validation, describe
 from app.studio.media_elements import (
@@ -146,6 +152,9 @@ class _ElementTiming:
     duration: float | None
     kind: str
     label: str
+    src: str | None = None  # video and audio: the source whose length may end them early
+    trim_start: float = 0.0
+    loop: bool = False
 
 
 @dataclass(slots=True)
@@ -182,12 +191,25 @@ def _element_timing(element: Any) -> _ElementTiming:
     else:
         src = element.get("src")
         label = PurePath(src).name or src if isinstance(src, str) and src else kind
+    src = element.get("src") if kind in ("video", "audio") else None
+    trim = _number(element.get("trim_start"))
     return _ElementTiming(
         max(0.0, start or 0.0),
         duration if duration is not None and duration > 0 else None,
         kind,
         label,
+        src if isinstance(src, str) and src else None,
+        max(0.0, trim or 0.0),
+        element.get("loop") is True,
     )
+
+
+def _media_length(path: str) -> float | None:
+    """A media file's duration in seconds (None for stills and unreadable files). Probes."""
+    try:
+        return probe(path).duration
+    except MediaError:
+        return None
 
 
 def _scene_timing(scene: Any) -> _SceneTiming:
@@ -306,12 +328,16 @@ class TimelineView(QAbstractScrollArea):
         self._pointer = QPointF()
         self._pointer_modifiers = Qt.KeyboardModifier.NoModifier
         self._tasks = TaskRunner(max_workers=1, name="reelsmith-timeline-drop", parent=self)
+        #: seconds of each local video/audio source (None: unknown or unreadable), probed once
+        self._lengths: dict[str, float | None] = {}
         self._drop_at: float | None = None  # where a media drag would land (drawn as a guide)
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)
         self._rebuild(None)
         document.data_changed.connect(self._data_changed)
         document.validated.connect(self._validated)
+        # relative sources resolve against the script's folder: Save As may move them
+        document.file_changed.connect(lambda: self._probe_sources(self._scenes))
         document.selection_changed.connect(self._selection_changed)
         document.playhead.time_changed.connect(self._time_changed)
         self._selection_changed(*document.selection)
@@ -362,6 +388,11 @@ class TimelineView(QAbstractScrollArea):
             self._drag = None  # the data changed under the drag (an undo): drop it
         self._base = self._timing(self._scenes)
         self._show(self._scenes, self._base)
+        self._probe_sources(
+            self._scenes
+            if rows is None
+            else [self._scenes[r] for r in rows if 0 <= r < len(self._scenes)]
+        )
 
     def _timing(self, scenes: list[_SceneTiming]) -> Timeline:
         fps = _number(self.document.value(("fps",))) or 30.0
@@ -707,6 +738,18 @@ class TimelineView(QAbstractScrollArea):
                         element.label, Qt.TextElideMode.ElideRight, int(text_rect.width())
                     ),
                 )
+        media_end = self.media_end(scene, index)
+        if media_end is not None:  # past the source's end: over, held (video) or silent (audio)
+            tail = QRectF(rect)
+            tail.setLeft(max(rect.left(), self.t2x(media_end)))
+            shade = QColor(palette.color(QPalette.ColorRole.Base))
+            shade.setAlpha(150)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(shade)
+            painter.drawRect(tail)
+            hatch = QColor(colour)
+            painter.setBrush(QBrush(hatch, Qt.BrushStyle.BDiagPattern))
+            painter.drawRect(tail)
         problems = self._problems.elements.get((scene, index))
         if problems:
             severity = "error" if any(p.is_error for p in problems) else "warning"
@@ -843,6 +886,13 @@ class TimelineView(QAbstractScrollArea):
                 f"“{element.label}” {format_time(bar.start - offset)}"
                 f"–{format_time(bar.end - offset)}"
             )
+            media_end = self.media_end(hit.scene, hit.element)
+            if media_end is not None:
+                if element.duration is None:
+                    held = "ends"
+                else:
+                    held = "holds its last frame" if element.kind == "video" else "is silent"
+                title += f"; its source ends at {format_time(media_end - offset)}, then it {held}"
             return _tooltip(title, self._problems.elements.get((hit.scene, hit.element), []))
         scene = self._shown[hit.scene]
         span = self._timeline.scenes[hit.scene]
@@ -943,6 +993,43 @@ class TimelineView(QAbstractScrollArea):
             self._commit(drag)  # the document's data_changed redraws from the new data
         if self._shown is not self._scenes:
             self._show(self._scenes, self._base)
+
+    # ------------------------------------------------------------------------ media lengths
+
+    def _source_path(self, src: str) -> str | None:
+        source = resolve_src(src, self.document.base_dir)
+        return str(source.path) if source.path is not None else None
+
+    def _probe_sources(self, scenes: Iterable[_SceneTiming]) -> None:
+        """Learn the length of every local video/audio source not known yet (on a worker)."""
+        wanted: set[str] = set()
+        for scene in scenes:
+            for element in scene.elements:
+                if element.src is not None:
+                    path = self._source_path(element.src)
+                    if path is not None and path not in self._lengths:
+                        wanted.add(path)
+        for path in wanted:
+            self._lengths[path] = None  # asked for; stays None if it cannot be read
+            self._tasks.run(_media_length, path, done=partial(self._probed, path))
+
+    def _probed(self, path: str, length: float | None, _error: BaseException | None) -> None:
+        self._lengths[path] = length
+        self.viewport().update()
+
+    def media_end(self, scene: int, index: int) -> float | None:
+        """When element `index` of scene `scene` runs out of source (absolute seconds), if
+        that is before the bar's end: an audio or a non-looping video past its media's end."""
+        element = self._shown[scene].elements[index]
+        if element.src is None or element.loop:
+            return None
+        path = self._source_path(element.src)
+        length = self._lengths.get(path) if path is not None else None
+        if length is None:
+            return None
+        span = self._timeline.element_span(scene, index)
+        end = span.start + max(0.0, length - element.trim_start)
+        return end if end < span.end else None
 
     # ------------------------------------------------------------------------ media drops
 

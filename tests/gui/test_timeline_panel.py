@@ -7,6 +7,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
@@ -20,6 +21,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication
 
+from app.media.encode import Mp4Writer
 from app.studio.document import ScriptDocument, dumps
 from app.studio.timeline_panel import (
     HEADER_HEIGHT,
@@ -414,6 +416,29 @@ def test_delete_removes_the_selected_element_then_scenes_but_not_the_last(make_p
     assert "at least one scene" in said.args[0]
     assert len(document.data["scenes"]) == 1
     assert document.undo_stack.count() == 3
+
+
+def test_bars_show_where_their_video_or_audio_source_runs_out(make_panel, qtbot, tmp_path):
+    clip = tmp_path / "one-second.mp4"
+    with Mp4Writer(clip, 64, 36, 10, "low", audio=False, gop=5) as out:
+        for _ in range(10):
+            out.write_frame(np.zeros((36, 64, 3), np.uint8))
+    data = _script()
+    data["scenes"][2]["elements"] = [
+        {"type": "video", "src": str(clip)},  # ends with its source, 1 s in
+        {"type": "video", "src": str(clip), "start": 1, "duration": 2.5, "trim_start": 0.5},
+        {"type": "video", "src": str(clip), "loop": True},  # loops: never runs out
+        {"type": "audio", "src": str(tmp_path / "missing.wav")},  # unknown length
+    ]
+    _document, panel = make_panel(data)
+    view = panel.view
+    qtbot.waitUntil(lambda: view.media_end(2, 0) is not None, timeout=10000)
+    assert view.media_end(2, 0) == pytest.approx(5 + 1.0, abs=0.05)
+    assert view.media_end(2, 1) == pytest.approx(5 + 1 + 0.5, abs=0.05)
+    assert view.media_end(2, 2) is None
+    assert view.media_end(2, 3) is None
+    assert "source ends at 0:01" in view.tooltip_at(view.element_rect(2, 0).center())
+    view.viewport().grab()
 
 
 def test_bad_input_is_drawn_and_dragged_without_crashing(make_panel):
