@@ -919,10 +919,6 @@ class ScenesPanel(QWidget):
         self.model.thumbnails.set_device_ratio(self.devicePixelRatioF())
         super().showEvent(event)
 
-    def closeEvent(self, event: Any) -> None:
-        self.model.close()
-        super().closeEvent(event)
-
     def shutdown(self) -> None:
         """Stop the workers (the window calls this when it closes)."""
         self.model.close()

@@ -1381,6 +1381,10 @@ class TimelinePanel(QWidget):
             count = len(self.document.value(("scenes",), []) or [])
             self.document.select(("scenes", min(int(target[1]), count - 1)))
 
+    def shutdown(self) -> None:
+        """Stop the worker that probes media (the window calls this when it closes)."""
+        self.view.shutdown()
+
     def _toggle_snap(self) -> None:
         self.view.snapping = self.snap_action.isChecked()
 
