@@ -322,6 +322,7 @@ class TimelineView(QAbstractScrollArea):
         self._selection: tuple[int, int | None] | None = None
         self._icons: dict[tuple[str, int], QIcon] = {}
         self._fit_pending = True
+        self._playhead_x = 0
         self._autoscroll = QTimer(self)
         self._autoscroll.setInterval(30)
         self._autoscroll.timeout.connect(self._autoscroll_step)
@@ -479,11 +480,14 @@ class TimelineView(QAbstractScrollArea):
         top = self._lane_top(element)
         return QRectF(x0, top + 1, x1 - x0, LANE_HEIGHT - 3)
 
-    def _visible_scenes(self) -> range:
+    def _visible_scenes(self, left: float = 0, right: float | None = None) -> range:
+        """The scenes between viewport x `left` and `right` (default: the whole width)."""
         if not self._starts:
             return range(0)
-        first = max(0, bisect.bisect_right(self._starts, self.x2t(0)) - 1)
-        last = bisect.bisect_right(self._starts, self.x2t(self.viewport().width()))
+        if right is None:
+            right = self.viewport().width()
+        first = max(0, bisect.bisect_right(self._starts, self.x2t(left)) - 1)
+        last = bisect.bisect_right(self._starts, self.x2t(right))
         return range(first, min(last, len(self._starts)))
 
     # ------------------------------------------------------------------------ zoom and scroll
@@ -567,7 +571,12 @@ class TimelineView(QAbstractScrollArea):
                 h.setValue(round(h.value() + x - width * 0.05))
             else:
                 h.setValue(round(h.value() + x - width * 0.3))
-        self.viewport().update()
+        # repaint only the strips the playhead leaves and enters (cheap at 60 fps)
+        height = self.viewport().height()
+        new_x = round(self.t2x(t))
+        for strip_x in {self._playhead_x, new_x}:
+            self.viewport().update(QRect(strip_x - 8, 0, 16, height))
+        self._playhead_x = new_x
 
     # ------------------------------------------------------------------------ painting
 
@@ -582,14 +591,17 @@ class TimelineView(QAbstractScrollArea):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self.viewport())
         try:
-            self._paint(painter)
+            self._paint(painter, event.rect())
         finally:
             painter.end()
 
-    def _paint(self, painter: QPainter) -> None:
+    def _paint(self, painter: QPainter, exposed: QRect) -> None:
+        """Paint what lies in `exposed` (a playhead move repaints two thin strips only)."""
         palette = self.palette()
         width, height = self.viewport().width(), self.viewport().height()
-        painter.fillRect(0, 0, width, height, palette.color(QPalette.ColorRole.Base))
+        left, right = exposed.left() - 2, exposed.right() + 2
+        painter.setClipRect(exposed)
+        painter.fillRect(exposed, palette.color(QPalette.ColorRole.Base))
         painter.setFont(self.font())
         font = self.font()
         small = QFont(font)
@@ -605,7 +617,8 @@ class TimelineView(QAbstractScrollArea):
         drag = self._drag
         dragged = (drag.scene, drag.element) if drag and drag.started else None
 
-        for i in self._visible_scenes():
+        in_view = self._visible_scenes(left, right)
+        for i in in_view:
             scene = self._shown[i]
             span = self._timeline.scenes[i]
             x0, x1 = self.t2x(span.start), self.t2x(span.end)
@@ -680,10 +693,12 @@ class TimelineView(QAbstractScrollArea):
         # element bars, in their lanes below the headers (only the lanes in view)
         lanes_top = RULER_HEIGHT + HEADER_HEIGHT
         painter.save()
-        painter.setClipRect(QRectF(0, lanes_top, width, height - lanes_top))
+        painter.setClipRect(
+            QRectF(0, lanes_top, width, height - lanes_top), Qt.ClipOperation.IntersectClip
+        )
         first_lane = max(0, math.floor((lanes_top - self._lane_top(0)) / LANE_HEIGHT))
         last_lane = math.ceil((height - self._lane_top(0)) / LANE_HEIGHT)
-        for i in self._visible_scenes():
+        for i in in_view:
             elements = self._shown[i].elements
             for j in range(first_lane, min(last_lane + 1, len(elements))):
                 rect = self.element_rect(i, j)
@@ -699,7 +714,7 @@ class TimelineView(QAbstractScrollArea):
             painter.setPen(QPen(highlight, 2))
             dx = self.t2x(self._drop_at)
             painter.drawLine(QPointF(dx, RULER_HEIGHT), QPointF(dx, height))
-        self._paint_ruler(painter, width, small)
+        self._paint_ruler(painter, left, right, small)
         self._paint_playhead(painter, height)
 
     def _paint_element(
@@ -716,6 +731,13 @@ class TimelineView(QAbstractScrollArea):
         colour = QColor(KIND_COLOURS.get(element.kind, "#7a7a7a"))
         if dragging:
             colour = colour.lighter(120)
+        if rect.width() < 4:  # zoomed far out: a plain sliver (thousands of them at fit)
+            problems = self._problems.elements.get((scene, index))
+            if problems:
+                severity = "error" if any(p.is_error for p in problems) else "warning"
+                colour = problem_colour(palette, severity)
+            painter.fillRect(rect, colour)
+            return
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -771,15 +793,16 @@ class TimelineView(QAbstractScrollArea):
                 return major, major / divisions
         return major, major
 
-    def _paint_ruler(self, painter: QPainter, width: int, font: QFont) -> None:
+    def _paint_ruler(self, painter: QPainter, left: float, right: float, font: QFont) -> None:
         palette = self.palette()
-        painter.fillRect(0, 0, width, RULER_HEIGHT, palette.color(QPalette.ColorRole.Window))
+        band = QRectF(left, 0, right - left, RULER_HEIGHT)
+        painter.fillRect(band, palette.color(QPalette.ColorRole.Window))
         text = palette.color(QPalette.ColorRole.WindowText)
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
-        painter.drawLine(0, RULER_HEIGHT - 1, width, RULER_HEIGHT - 1)
+        painter.drawLine(QPointF(left, RULER_HEIGHT - 1), QPointF(right, RULER_HEIGHT - 1))
         major, minor = self.tick_step()
-        t0 = max(0.0, self.x2t(0))
-        t1 = self.x2t(width)
+        t0 = max(0.0, self.x2t(left - 130))  # a label reaches ~120 px right of its tick
+        t1 = self.x2t(right)
         painter.setFont(font)
         first = math.floor(t0 / minor)
         last = math.ceil(t1 / minor)
@@ -803,7 +826,7 @@ class TimelineView(QAbstractScrollArea):
                 painter.setPen(QPen(soft, 1))
                 painter.drawLine(QPointF(x, RULER_HEIGHT - 5), QPointF(x, RULER_HEIGHT - 1))
         end = self.t2x(self._timeline.total)
-        if 0 <= end <= width:
+        if left <= end <= right:
             painter.setPen(QPen(text, 1, Qt.PenStyle.DotLine))
             painter.drawLine(QPointF(end, 0), QPointF(end, RULER_HEIGHT))
 
