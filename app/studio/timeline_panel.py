@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from html import escape
 from pathlib import Path as FilePath
-from pathlib import PurePath
 from typing import Any, cast
 
 import qtawesome
@@ -190,7 +189,8 @@ def _element_timing(element: Any) -> _ElementTiming:
         label = text.strip().splitlines()[0] if isinstance(text, str) and text.strip() else "text"
     else:
         src = element.get("src")
-        label = PurePath(src).name or src if isinstance(src, str) and src else kind
+        name = src.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] if isinstance(src, str) else ""
+        label = name or (src if isinstance(src, str) and src else kind)
     src = element.get("src") if kind in ("video", "audio") else None
     trim = _number(element.get("trim_start"))
     return _ElementTiming(
@@ -312,6 +312,7 @@ class TimelineView(QAbstractScrollArea):
         self._pps = 40.0
         self._user_zoomed = False
         self._scenes: list[_SceneTiming] = []  # the document's scenes, drawable
+        self._known: dict[int, tuple[Any, _SceneTiming]] = {}  # id(scene data) → its timing
         self._shown: list[_SceneTiming] = []  # what is drawn: those, or a drag's preview
         self._base = Timeline(cast(Movie, _MovieTiming([])))
         self._timeline = self._base
@@ -331,6 +332,8 @@ class TimelineView(QAbstractScrollArea):
         self._tasks = TaskRunner(max_workers=1, name="reelsmith-timeline-drop", parent=self)
         #: seconds of each local video/audio source (None: unknown or unreadable), probed once
         self._lengths: dict[str, float | None] = {}
+        self._paths: dict[str, str | None] = {}  # src → local file, for the folder below
+        self._paths_base: FilePath | None = document.base_dir
         self._drop_at: float | None = None  # where a media drag would land (drawn as a guide)
         self.setAcceptDrops(True)
         self.viewport().setAcceptDrops(True)
@@ -361,6 +364,7 @@ class TimelineView(QAbstractScrollArea):
 
     def _data_changed(self, paths: tuple[Path, ...]) -> None:
         if any(p == () for p in paths):
+            self._known.clear()
             self._rebuild(None)
             if self.document.undo_stack.count() == 0:  # a document was loaded: show all of it
                 self._user_zoomed = False
@@ -369,6 +373,10 @@ class TimelineView(QAbstractScrollArea):
                 QTimer.singleShot(0, self._fit_if_pending)
             return
         if any(p == ("scenes",) for p in paths):
+            if any(p != ("scenes",) for p in paths):
+                # a step that also edits inside scenes: their positions may have shifted
+                # between its changes, so trust no remembered timing
+                self._known.clear()
             self._rebuild(None)
             return
         rows = {p[1] for p in paths if len(p) >= 2 and p[0] == "scenes" and isinstance(p[1], int)}
@@ -380,11 +388,20 @@ class TimelineView(QAbstractScrollArea):
         scenes = self.document.value(("scenes",))
         scenes = scenes if isinstance(scenes, list) else []
         if rows is None or len(scenes) != len(self._scenes):
-            self._scenes = [_scene_timing(s) for s in scenes]
+            # a reorder, insert or removal keeps the other scene objects: reuse their timing
+            # (edits inside a scene always name it in their paths and are re-read below)
+            known = self._known
+            self._scenes = []
+            for scene in scenes:
+                entry = known.get(id(scene))
+                timing = entry[1] if entry is not None and entry[0] is scene else None
+                self._scenes.append(timing or _scene_timing(scene))
+            self._known = {id(s): (s, t) for s, t in zip(scenes, self._scenes, strict=True)}
         else:
             for row in rows:
                 if 0 <= row < len(scenes):
                     self._scenes[row] = _scene_timing(scenes[row])
+                    self._known[id(scenes[row])] = (scenes[row], self._scenes[row])
         if self._drag is not None and self._drag.kind != "seek":
             self._drag = None  # the data changed under the drag (an undo): drop it
         self._base = self._timing(self._scenes)
@@ -1020,19 +1037,20 @@ class TimelineView(QAbstractScrollArea):
     # ------------------------------------------------------------------------ media lengths
 
     def _source_path(self, src: str) -> str | None:
-        source = resolve_src(src, self.document.base_dir)
-        return str(source.path) if source.path is not None else None
+        base_dir = self.document.base_dir
+        if base_dir != self._paths_base:  # Save As elsewhere: relative sources move
+            self._paths.clear()
+            self._paths_base = base_dir
+        if src not in self._paths:
+            source = resolve_src(src, base_dir)
+            self._paths[src] = str(source.path) if source.path is not None else None
+        return self._paths[src]
 
     def _probe_sources(self, scenes: Iterable[_SceneTiming]) -> None:
         """Learn the length of every local video/audio source not known yet (on a worker)."""
-        wanted: set[str] = set()
-        for scene in scenes:
-            for element in scene.elements:
-                if element.src is not None:
-                    path = self._source_path(element.src)
-                    if path is not None and path not in self._lengths:
-                        wanted.add(path)
-        for path in wanted:
+        sources = {e.src for scene in scenes for e in scene.elements if e.src is not None}
+        wanted = {path for src in sources if (path := self._source_path(src)) is not None}
+        for path in wanted - self._lengths.keys():
             self._lengths[path] = None  # asked for; stays None if it cannot be read
             self._tasks.run(_media_length, path, done=partial(self._probed, path))
 

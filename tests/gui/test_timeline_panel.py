@@ -22,7 +22,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication
 
 from app.media.encode import Mp4Writer
-from app.studio.document import ScriptDocument, dumps
+from app.studio.document import MISSING, Change, ScriptDocument, dumps
 from app.studio.timeline_panel import (
     HEADER_HEIGHT,
     PLAYHEAD_COLOUR,
@@ -439,6 +439,22 @@ def test_bars_show_where_their_video_or_audio_source_runs_out(make_panel, qtbot,
     assert view.media_end(2, 3) is None
     assert "source ends at 0:01" in view.tooltip_at(view.element_rect(2, 0).center())
     view.viewport().grab()
+
+
+def test_a_step_that_moves_scenes_and_edits_one_is_drawn_right(make_panel):
+    document, panel = make_panel()
+    two = document.data["scenes"][1]
+    document.edit(
+        [
+            Change(("scenes", 1, "duration"), 3, 7),  # edits scene 2 in place...
+            Change(("scenes", 0), document.data["scenes"][0], MISSING),  # ...then shifts it
+        ],
+        "Edit and remove",
+    )
+    assert document.data["scenes"][0] is two
+    assert [s.duration for s in panel.view.timeline.scenes] == [7, 4]
+    document.undo_stack.undo()
+    assert [s.duration for s in panel.view.timeline.scenes] == [2, 3, 4]
 
 
 def test_bad_input_is_drawn_and_dragged_without_crashing(make_panel):
