@@ -253,6 +253,23 @@ def test_a_scene_with_an_error_is_flagged_in_red(make_panel, qtbot):
     assert reds_in(1) == 0
 
 
+def test_a_scene_with_only_warnings_is_flagged_in_amber(make_panel):
+    data = _script(2)
+    data["scenes"][0]["elements"][0]["x"] = 5000  # off the canvas: a warning, not an error
+    _document, panel = make_panel(data)
+    (problem,) = panel.model.index(0).data(ProblemsRole)
+    assert problem.severity == "warning"
+    palette = panel.palette()
+    amber, red = problem_colour(palette, "warning"), problem_colour(palette, "error")
+    rect = panel.view.visualRect(panel.model.index(0))
+    image = panel.view.viewport().grab(rect).toImage()
+    pixels = [
+        QColor(image.pixel(x, y)) for y in range(image.height()) for x in range(image.width())
+    ]
+    assert sum(_close(p, amber, 30) for p in pixels) > 20
+    assert not any(_close(p, red, 30) for p in pixels)
+
+
 def _close(a: QColor, b: QColor, tolerance: int) -> bool:
     return (
         abs(a.red() - b.red()) <= tolerance
@@ -424,7 +441,7 @@ def test_bad_input_is_shown_without_crashing(make_panel):
     assert model.rowCount() == 5  # the last good data stays on screen
 
 
-def test_a_thousand_scenes_build_and_paint_quickly(make_panel):
+def test_a_thousand_scenes_build_and_paint_quickly(make_panel, qtbot):
     started = time.perf_counter()
     document, panel = make_panel(_script(1000))
     panel.grab()
@@ -439,3 +456,13 @@ def test_a_thousand_scenes_build_and_paint_quickly(make_panel):
     panel.view.viewport().repaint()
     assert time.perf_counter() - started < 0.5
     assert built < 3.0  # includes validating 1,000 scenes once
+    # thumbnails are made for the rows on screen only, not for all 1,000
+    thumbs = model.thumbnails
+    visible = [
+        row
+        for row in range(1000)
+        if panel.view.visualRect(model.index(row)).intersects(panel.view.viewport().rect())
+    ]
+    assert 0 < len(visible) < 20
+    qtbot.waitUntil(lambda: all(model.index(r).data(ThumbnailRole) for r in visible), timeout=10000)
+    assert thumbs.rendered <= len(visible) + 8
