@@ -1348,6 +1348,12 @@ class TimelinePanel(QWidget):
         self.delete_action = self._action(
             "Delete selected", "mdi6.delete-outline", QKeySequence.StandardKey.Delete, self.delete
         )
+        self.nudge_left_action = self._action(
+            "Nudge left one frame", "mdi6.chevron-left", "Alt+Left", lambda: self.nudge(-1)
+        )
+        self.nudge_right_action = self._action(
+            "Nudge right one frame", "mdi6.chevron-right", "Alt+Right", lambda: self.nudge(1)
+        )
 
         toolbar = QToolBar("Timeline", self)
         toolbar.setIconSize(QSize(18, 18))
@@ -1425,6 +1431,25 @@ class TimelinePanel(QWidget):
     def shutdown(self) -> None:
         """Stop the worker that probes media (the window calls this when it closes)."""
         self.view.shutdown()
+
+    def nudge(self, frames: int) -> None:
+        """Move the selected element's start by whole frames (held keys merge into one step)."""
+        path, _focus = self.document.selection
+        if not path or len(path) < 4 or path[0] != "scenes" or path[2] != "elements":
+            return
+        element_path: Path = path[:4]
+        element = self.document.value(element_path)
+        scene_duration = _number(self.document.value((*element_path[:2], "duration")))
+        if not isinstance(element, dict) or scene_duration is None:
+            return
+        fps = _number(self.document.value(("fps",))) or 30.0
+        fps = fps if fps > 0 else 30.0
+        start = _number(element.get("start", 0)) or 0.0
+        # on the frame grid: held keys never drift by rounding
+        new = round((round(start * fps) + frames) / fps, 4)
+        new = min(max(new, 0.0), max(0.0, scene_duration - 1 / fps))
+        if new != start:
+            self.document.set_value((*element_path, "start"), new, f"Move {describe(element_path)}")
 
     def _toggle_snap(self) -> None:
         self.view.snapping = self.snap_action.isChecked()

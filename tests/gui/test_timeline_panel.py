@@ -457,6 +457,27 @@ def test_a_step_that_moves_scenes_and_edits_one_is_drawn_right(make_panel):
     assert [s.duration for s in panel.view.timeline.scenes] == [2, 3, 4]
 
 
+def test_alt_arrows_nudge_the_selected_element_by_frames_as_one_step(make_panel, qtbot):
+    document, panel = make_panel()  # 30 fps
+    view = panel.view
+    document.select(("scenes", 1, "elements", 0))
+    panel.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view)
+    for _ in range(3):
+        qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert document.data["scenes"][1]["elements"][0]["start"] == pytest.approx(0.6)
+    qtbot.keyClick(view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert document.data["scenes"][1]["elements"][0]["start"] == pytest.approx(
+        0.5 + 2 / 30, abs=1e-4
+    )
+    assert document.undo_stack.count() == 1
+    assert document.undo_stack.undoText() == "Move scene 2 › element 1"
+    document.select(("scenes", 1, "elements", 1))  # no start yet: starts at 0, cannot go lower
+    panel.nudge_left_action.trigger()
+    assert "start" not in document.data["scenes"][1]["elements"][1]
+
+
 def test_bad_input_is_drawn_and_dragged_without_crashing(make_panel):
     text = dumps(
         {
