@@ -8,8 +8,8 @@
   GUI thread) only copies bytes and never waits. Byte k of the stream is always the mix at
   `start + k / bytes_per_second`: when the producer falls behind, the feed plays silence and the
   producer skips the same amount of the mix, so the audio clock never drifts from the picture.
-- `AudioOutput` owns the `QAudioSink` and gives the player its clock (`elapsed()`: seconds of
-  sound played since `start`). With no audio device (`available` is False) nothing is played
+- `AudioOutput` owns the `QAudioSink` and gives the player its clock (`media_time()`: the movie
+  time being heard). With no audio device (`available` is False) nothing is played
   and the player keeps its monotonic clock.
 """
 
@@ -132,6 +132,9 @@ class AudioFeed(QIODevice):
     that track is dropped and the mix goes on without it.
     """
 
+    #: Emitted once (from the producer thread) when `PRIME_SECONDS` are ready or the mix ended.
+    ready = Signal()
+
     def __init__(
         self,
         tracks: Sequence[AnyTrack],
@@ -160,6 +163,8 @@ class AudioFeed(QIODevice):
         self._delivered = 0
         self._finished = False
         self._stopped = False
+        self._primed = False
+        self._prime_bytes = int(PRIME_SECONDS * SAMPLE_RATE) * self.frame_bytes
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._produce, name="preview-audio", daemon=True)
         self._thread.start()
@@ -224,12 +229,14 @@ class AudioFeed(QIODevice):
                 self._cond.wait(left)
             return True
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = False) -> None:
+        """Stop producing. The producer finishes its current block on its own (it may be
+        opening or seeking a file): the GUI thread does not wait for it unless `wait`."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
+        if wait and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
     # ---- producer --------------------------------------------------------------------------
 
@@ -240,6 +247,8 @@ class AudioFeed(QIODevice):
             blocks: Generator[AudioArray, None, None] = mixer.blocks(position)  # type: ignore[assignment]
             try:
                 for block in blocks:
+                    if self._stopped:
+                        return
                     position += len(block) / SAMPLE_RATE
                     if not self._put(to_bytes(block, self.sample_format)):
                         return
@@ -256,6 +265,13 @@ class AudioFeed(QIODevice):
         with self._cond:
             self._finished = True
             self._cond.notify_all()
+        self._announce()
+
+    def _announce(self) -> None:
+        if not self._primed:
+            self._primed = True
+            with contextlib.suppress(RuntimeError):  # the feed was deleted meanwhile
+                self.ready.emit()
 
     def _put(self, data: bytes) -> bool:
         with self._cond:
@@ -265,6 +281,10 @@ class AudioFeed(QIODevice):
                 self._skip -= cut
             self._buffer += data
             self._cond.notify_all()
+            primed = len(self._buffer) >= self._prime_bytes
+        if primed and not self._primed:
+            self._announce()
+        with self._cond:
             while len(self._buffer) >= self._limit and not self._stopped:
                 self._cond.wait(0.5)
             return not self._stopped
@@ -280,33 +300,57 @@ def default_output_available() -> bool:
 
 
 class AudioOutput(QObject):
-    """Plays an `AudioFeed` on the default output device and reports how much has been heard.
+    """Plays an `AudioFeed` on the default output device and says where the sound is.
 
-    `failed(message)`: the device stopped with an error (the player falls back to its
-    monotonic clock). `problem(message)`: a sound source failed while mixing.
+    Devices take a while to start sounding (tens of milliseconds on hardware, ~2 s on
+    PulseAudio's null sink). The picture never waits for that: `start(…, t)` mixes from
+    `t + start_latency` — where the picture will be when the sound begins — and
+    `media_time()` is None until the device is actually playing; from then on it is the movie
+    time being heard (the feed's start plus the device's processed time), the clock the picture
+    follows. Each start measures the device's real start latency for the next one.
+
+    `failed(message)`: the device stopped with an error (the player falls back to its monotonic
+    clock). `problem(message)`: a sound source failed while mixing.
     """
 
     failed = Signal(str)
     problem = Signal(str)
 
+    #: Processed time beyond the first write that proves the device is really playing.
+    RUNNING_AFTER = 0.02
+
     def __init__(self, parent: QObject | None = None, *, available: bool | None = None) -> None:
         super().__init__(parent)
         self.available = default_output_available() if available is None else available
+        self.start_latency = 0.15
+        self.feed_start = 0.0
         self._sink: QAudioSink | None = None
         self._feed: AudioFeed | None = None
+        self._format = audio_format()
+        self._started_at = 0.0
+        self._first_processed: int | None = None
+        self._running = False
         self._last_processed = -1
         self._last_at = 0.0
-        self._latency = 0.0
 
     @property
     def active(self) -> bool:
-        return self._sink is not None
+        """Started (the device may still be waiting for the first mixed bytes)."""
+        return self._feed is not None
+
+    @property
+    def running(self) -> bool:
+        """The device is playing the feed (not just holding its first bytes)."""
+        return self._running
 
     def start(self, tracks: Sequence[AnyTrack], total_seconds: float, start: float) -> bool:
-        """Start playing the mix from `start`; False when there is nothing or nowhere to play."""
+        """Play the mix so that the sound of time `start` + (time since this call) is heard
+        once the device runs; False when there is nothing or nowhere to play."""
         self.stop()
         if not self.available or not tracks:
             return False
+        self.feed_start = start + self.start_latency
+        self._started_at = time.monotonic()
         try:
             device = QMediaDevices.defaultAudioOutput()
             fmt = audio_format()
@@ -315,58 +359,81 @@ class AudioOutput(QObject):
             feed = AudioFeed(
                 tracks,
                 total_seconds,
-                start,
+                self.feed_start,
                 sample_format=fmt.sampleFormat(),
                 on_error=self.problem.emit,
                 parent=self,
             )
             feed.open(QIODevice.OpenModeFlag.ReadOnly)
-            feed.wait_buffered(PRIME_SECONDS, timeout=0.5)
-            sink = QAudioSink(device, fmt, self)
-            sink.setBufferSize(fmt.bytesForDuration(100_000))
-            sink.stateChanged.connect(self._state_changed)
-            sink.start(feed)
         except Exception as exc:
-            log.exception("cannot start audio output")
-            self.stop()
-            self.available = False
-            self.failed.emit(str(exc))
-            return False
-        self._sink, self._feed = sink, feed
-        self._latency = fmt.durationForBytes(max(0, sink.bufferSize())) / 1e6
+            return self._fail(exc)
+        self._feed, self._format = feed, fmt
+        self._first_processed = None
+        self._running = False
         self._last_processed = -1
+        # The device starts once the first bytes are mixed (on the producer thread): the GUI
+        # thread never waits for the mixer.
+        feed.ready.connect(self._open_device)
         return True
 
-    def elapsed(self) -> float:
-        """Seconds of the mix heard since `start` (the device's processed time, smoothed with a
-        monotonic clock between the device's coarse updates)."""
+    def _open_device(self) -> None:
+        feed = self._feed
+        if feed is None or self.sender() is not feed or self._sink is not None:
+            return  # a feed that was stopped before it was ready
+        try:
+            sink = QAudioSink(QMediaDevices.defaultAudioOutput(), self._format, self)
+            sink.setBufferSize(self._format.bytesForDuration(100_000))
+            sink.start(feed)
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self._sink = sink
+
+    def _fail(self, exc: BaseException) -> bool:
+        log.error("cannot start audio output", exc_info=exc)
+        self.stop()
+        self.available = False
+        self.failed.emit(str(exc))
+        return False
+
+    def media_time(self) -> float | None:
+        """The movie time being heard now, or None while the device has not started playing.
+        Smoothed with a monotonic clock between the device's coarse updates."""
         sink = self._sink
-        if sink is None:
-            return 0.0
+        if sink is None or not self._check(sink):
+            return None
         processed = sink.processedUSecs()
         now = time.monotonic()
+        if not self._running:
+            if processed <= 0:
+                return None
+            if self._first_processed is None:
+                self._first_processed = processed
+            if (processed - self._first_processed) / 1e6 < self.RUNNING_AFTER:
+                return None
+            self._running = True
+            latency = now - self._started_at - processed / 1e6
+            self.start_latency = min(max(latency, 0.0), 3.0)
         if processed != self._last_processed:
             self._last_processed, self._last_at = processed, now
-        heard = processed / 1e6 - self._latency + min(now - self._last_at, 0.1)
-        return max(0.0, heard)
+        return self.feed_start + processed / 1e6 + min(now - self._last_at, 0.1)
 
     def stop(self) -> None:
         sink, feed = self._sink, self._feed
         self._sink = self._feed = None
+        self._running = False
         if sink is not None:
-            with contextlib.suppress(RuntimeError):
-                sink.stateChanged.disconnect(self._state_changed)
             sink.stop()
             sink.deleteLater()
         if feed is not None:
             feed.close()
             feed.deleteLater()
 
-    def _state_changed(self, state: QtAudio.State) -> None:
-        sink = self._sink
-        if sink is None:
-            return
+    def _check(self, sink: QAudioSink) -> bool:
+        """False (and `failed`) when the device stopped with an error."""
         error = sink.error()
-        if state == QtAudio.State.StoppedState and error != QtAudio.Error.NoError:
-            self.stop()
-            self.failed.emit(f"Audio output stopped ({error.name})")
+        if error in (QtAudio.Error.NoError, QtAudio.Error.UnderrunError):
+            return True
+        self.stop()
+        self.failed.emit(f"Audio output stopped ({error.name})")
+        return False

@@ -56,6 +56,8 @@ AUTO_LADDER = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
 #: Shuttle speeds for J/L.
 SHUTTLE_RATES = (1, 2, 4, 8)
 TICK_MS = 4
+#: A sound that starts this far from the picture's clock is restarted in step (once).
+RESTART_OFF = 0.3
 
 
 def timecode(seconds: float, fps: float) -> str:
@@ -360,6 +362,9 @@ class Player(QObject):
         self._anchor_time = 0.0
         self._anchor_clock = 0.0
         self._audio_clock = False
+        self._audio_on = False
+        self._floor = 0.0
+        self._restarted = False
         self._own_seek = False
         self._tracks: list[Any] | None = None
         self._tracks_serial = 0
@@ -374,6 +379,7 @@ class Player(QObject):
         document.movie_changed.connect(self._movie_changed)
         document.file_changed.connect(self._file_changed)
         document.playhead.time_changed.connect(self._playhead_moved)
+        document.playhead.playing_changed.connect(self._playing_requested)
         self._base_dir = document.base_dir
         if document.movie is not None:
             self._movie_changed(document.movie)
@@ -560,8 +566,9 @@ class Player(QObject):
         elif rate < 0 and not self.playing and index <= lo:
             index = hi
         was = self.rate
+        now = self.time_of(index) if was == 0 else self._media_time()  # at the old rate
         self.rate = rate
-        self._anchor(self.time_of(index) if was == 0 else self._media_time())
+        self._anchor(now)
         if was == 0:
             self.frames_shown = 0
             self.dropped = 0
@@ -577,27 +584,48 @@ class Player(QObject):
         self._tick()
 
     def _anchor(self, media_time: float) -> None:
-        """Start counting from `media_time` now (and restart the sound there)."""
+        """Count from `media_time` now, and start the sound there (see `AudioOutput`)."""
         self._anchor_time = media_time
-        self._audio_clock = False
+        self._anchor_clock = self._clock()
+        self._floor = media_time
+        self._audio_clock = False  # the picture follows the sound once it is heard
+        self._audio_on = False
+        self._restarted = False
         if self.audio is not None:
             self.audio.stop()
             if self.rate == 1 and self._tracks and self.movie is not None:
-                self._audio_clock = self.audio.start(
+                self._audio_on = self.audio.start(
                     self._tracks, self.movie.total_duration, media_time
                 )
-        self._anchor_clock = 0.0 if self._audio_clock else self._clock()
         self._report_audio()
 
     def _media_time(self) -> float:
-        if self._audio_clock and self.audio is not None:
-            return self._anchor_time + self.audio.elapsed()
-        return self._anchor_time + (self._clock() - self._anchor_clock) * self.rate
+        """Where playback is now: the sound being heard when it plays, else the clock."""
+        clocked = self._anchor_time + (self._clock() - self._anchor_clock) * self.rate
+        if not self._audio_on or self.audio is None:
+            return clocked
+        heard = self.audio.media_time()
+        if heard is None or not self._audio_on:
+            return clocked  # the device has not started sounding yet
+        if not self._audio_clock and abs(heard - clocked) > RESTART_OFF and not self._restarted:
+            # The device took far longer (or shorter) to start than predicted, e.g. on the first
+            # play: start the sound again, now that its start latency is measured, rather than
+            # hold the picture until the sound catches up or make it jump ahead.
+            self._restarted = True
+            self._audio_on = self.audio.start(self._tracks or [], self.duration, clocked)
+            return clocked
+        # From now on the picture follows the sound. A device that started a little later than
+        # predicted is behind the clock: the tick's floor holds the picture until the sound
+        # catches up (never a jump back); one that started sooner makes the picture skip ahead.
+        self._audio_clock = True
+        return heard
 
     def _tick(self) -> None:
         if not self.playing or self.movie is None:
             return
         t = self._media_time()
+        if self.rate > 0:  # the sound's clock may step back a little after an update
+            t = self._floor = max(t, self._floor)
         index = self.index_at(t)
         lo, hi = self.loop_range if self.loop_enabled else (0, self.frame_count - 1)
         if self.rate > 0 and t >= self.time_of(hi + 1) - 1e-9:
@@ -629,6 +657,15 @@ class Player(QObject):
             self.document.playhead.seek(t)
         finally:
             self._own_seek = False
+
+    def _playing_requested(self, playing: bool) -> None:
+        """Another view started or stopped playback through the shared playhead."""
+        if playing and not self.playing:
+            self.play()
+            if not self.playing:  # nothing to play: say so
+                self.document.playhead.set_playing(False)
+        elif not playing and self.playing:
+            self.pause()
 
     def _playhead_moved(self, t: float) -> None:
         if self._own_seek:
@@ -734,8 +771,8 @@ class Player(QObject):
     def _audio_failed(self, message: str) -> None:
         log.warning("audio output failed: %s", message)
         if self.playing:
-            t = self._media_time()
-            self._audio_clock = False
+            t = self._floor if self.rate > 0 else self._media_time()
+            self._audio_clock = self._audio_on = False
             self._anchor_time, self._anchor_clock = t, self._clock()
         self.audio_changed.emit("failed")
 
@@ -749,7 +786,7 @@ class Player(QObject):
     def audio_state(self) -> str:
         if self.audio is None or not self.audio.available:
             return "no-device"
-        if self._audio_clock:
+        if self._audio_on:
             return "playing"
         return "silent"
 

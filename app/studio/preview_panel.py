@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import qtawesome
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -405,6 +405,9 @@ class PreviewPanel(QWidget):
         self._refresh_icons()
         self._show_audio(self.player.audio_state)
         self._sync()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.close_player)
 
     # ---- actions -----------------------------------------------------------------------------
 

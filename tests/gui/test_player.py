@@ -11,7 +11,12 @@ from PySide6.QtMultimedia import QAudioFormat
 
 from app.media.audio import Mixer
 from app.media.proxy import ProxyStore
-from app.studio.audio_output import AudioFeed, AudioOutput, preview_tracks
+from app.studio.audio_output import (
+    AudioFeed,
+    AudioOutput,
+    default_output_available,
+    preview_tracks,
+)
 from app.studio.document import ScriptDocument, dumps
 from app.studio.player import FpsMeter, Player, auto_scale, timecode
 from tests.bench.media import moving_clip
@@ -354,3 +359,48 @@ def test_late_frames_are_dropped_rather_than_falling_behind(qtbot, make_player):
     clock.now += 1.0  # the clock jumps 10 frames while no frame was asked for
     qtbot.waitUntil(lambda: player.shown_index == 10, timeout=3000)
     assert player.dropped == 9
+
+
+def test_another_view_can_start_and_stop_playback_through_the_playhead(qtbot, make_player):
+    clock = ManualClock()
+    player, document = make_player(clock=clock)
+    document.playhead.set_playing(True)
+    assert player.playing
+    clock.now += 0.5
+    qtbot.waitUntil(lambda: player.current_index == 5, timeout=3000)
+    document.playhead.set_playing(False)
+    assert not player.playing
+
+
+def test_changing_the_shuttle_speed_keeps_the_current_time(qtbot, make_player):
+    clock = ManualClock()
+    player, _document = make_player(clock=clock)
+    player.play()
+    clock.now += 0.5
+    qtbot.waitUntil(lambda: player.current_index == 5, timeout=3000)
+    player.shuttle_forward()  # ×2 from frame 5, not from a time recomputed at the new rate
+    assert player.rate == 2
+    qtbot.wait(20)
+    assert player.current_index == 5
+    clock.now += 0.5
+    qtbot.waitUntil(lambda: player.current_index == 15, timeout=3000)
+
+
+@pytest.mark.skipif(not default_output_available(), reason="this machine has no audio output")
+def test_with_an_audio_device_the_sound_plays_and_the_picture_never_waits_for_it(
+    qtbot, make_player
+):
+    script = _script(
+        [{"duration": 12, "elements": [{"type": "audio", "src": "clip.mp4", "loop": True}]}]
+    )
+    output = AudioOutput()
+    player, document = make_player(script, audio=output)
+    qtbot.waitUntil(lambda: bool(player._tracks), timeout=5000)
+    player.play()
+    assert player.audio_state == "playing"
+    assert output.active
+    qtbot.wait(400)  # devices take a while to start sounding: the picture goes on meanwhile
+    assert document.playhead.time >= 0.25
+    qtbot.waitUntil(lambda: output.running, timeout=8000)  # the device consumes the mix
+    player.pause()
+    assert not output.active
