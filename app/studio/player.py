@@ -105,9 +105,24 @@ class MediaProblem:
         return tuple(int(p) if p.isdigit() else p for p in self.path.split("."))
 
     def text(self) -> str:
-        if not self.path:
-            return self.message
-        return f"{describe(self.element_path)}: {self.message}"
+        """One line: `scene 2 › element 1: clip.mp4: This is not a video … FFmpeg can read`."""
+        message = self.message
+        # The media layer's sentence ends with "(<path>)" and may quote FFmpeg's own error
+        # ("…: [Errno 1094995529] Invalid data…"): the file name goes first, the rest in detail().
+        tail = message.rfind(" (")
+        if tail > 0 and message.endswith(")"):
+            message = message[:tail]
+        cut = message.find(": [Errno")
+        if cut > 0:
+            message = message[:cut]
+        name = Path(self.src).name if self.src else ""
+        if name and name not in message:
+            message = f"{name}: {message}"
+        return f"{describe(self.element_path)}: {message}" if self.path else message
+
+    def detail(self) -> str:
+        """Everything the media layer said (for the tooltip and "copy details")."""
+        return f"{describe(self.element_path)}: {self.message}" if self.path else self.message
 
 
 @dataclass(frozen=True)

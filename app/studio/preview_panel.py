@@ -240,9 +240,7 @@ class ScrubBar(QWidget):
         index = self.player.current_index
         played = QRectF(track.left(), track.top(), self.x_of(index) - track.left(), track.height())
         highlight = palette.color(QPalette.ColorRole.Highlight)
-        dim = QColor(highlight)
-        dim.setAlpha(110)
-        painter.setBrush(dim)
+        painter.setBrush(highlight)
         painter.drawRoundedRect(played, 3, 3)
         player = self.player
         if player.loop_in is not None or player.loop_out is not None:
@@ -250,8 +248,8 @@ class ScrubBar(QWidget):
             band = QRectF(
                 self.x_of(lo), track.top() - 4, self.x_of(hi) - self.x_of(lo), track.height() + 8
             )
-            colour = QColor(palette.color(QPalette.ColorRole.Link))
-            colour.setAlpha(150 if player.loop_enabled else 70)
+            colour = QColor(highlight)
+            colour.setAlpha(90 if player.loop_enabled else 35)
             painter.setBrush(colour)
             painter.drawRect(band)
             painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 1.5))
@@ -270,8 +268,8 @@ class ScrubBar(QWidget):
                     )
                 )
         x = self.x_of(index)
-        painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 1))
-        painter.setBrush(highlight)
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2))
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
         painter.drawEllipse(QPointF(x, track.center().y()), 6, 6)
         painter.end()
 
@@ -449,8 +447,9 @@ class PreviewPanel(QWidget):
         self.loop_action.setToolTip("Loop playback within the in/out range (Ctrl+L)")
         self.loop_action.toggled.connect(player.set_loop_enabled)
         self.addAction(self.loop_action)
-        self.clear_loop_action = QAction("Clear Loop Range", self)
-        self.clear_loop_action.triggered.connect(player.clear_loop)
+        self.clear_loop_action = action(
+            "Clear Loop Range", "Alt+X", player.clear_loop, "Clear the in and out points"
+        )
         self.playback_actions = [
             self.play_action,
             self.shuttle_reverse_action,
@@ -562,7 +561,7 @@ class PreviewPanel(QWidget):
         for problem in problems:
             item = QListWidgetItem(_icon("mdi6.alert-circle-outline", self), problem.text())
             item.setData(Qt.ItemDataRole.UserRole, problem.element_path)
-            item.setToolTip(problem.text())
+            item.setToolTip(problem.detail())
             self.problem_list.addItem(item)
         self.problem_list.setVisible(bool(problems))
         rows = min(len(problems), 3)

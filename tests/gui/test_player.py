@@ -18,7 +18,7 @@ from app.studio.audio_output import (
     preview_tracks,
 )
 from app.studio.document import ScriptDocument, dumps
-from app.studio.player import FpsMeter, Player, auto_scale, timecode
+from app.studio.player import FpsMeter, MediaProblem, Player, auto_scale, timecode
 from tests.bench.media import moving_clip
 
 FPS = 10
@@ -404,3 +404,18 @@ def test_with_an_audio_device_the_sound_plays_and_the_picture_never_waits_for_it
     qtbot.waitUntil(lambda: output.running, timeout=8000)  # the device consumes the mix
     player.pause()
     assert not output.active
+
+
+def test_a_media_problem_reads_as_element_file_and_reason():
+    problem = MediaProblem(
+        "scenes.1.elements.0",
+        "clips/clip.mp4",
+        "This is not a video, audio or image file FFmpeg can read: [Errno 1094995529] Invalid "
+        "data found when processing input: '/work/clips/clip.mp4' (/work/clips/clip.mp4)",
+    )
+    assert problem.text() == (
+        "scene 2 › element 1: clip.mp4: This is not a video, audio or image file FFmpeg can read"
+    )
+    assert "Invalid data found" in problem.detail()
+    assert problem.element_path == ("scenes", 1, "elements", 0)
+    assert MediaProblem("", "", "Preview failed: boom").text() == "Preview failed: boom"

@@ -239,6 +239,7 @@ def test_actions_carry_the_shortcuts_the_playback_menu_shows(make_panel):
     assert (keys["Previous Frame"], keys["Next Frame"]) == ("Left", "Right")
     assert (keys["Go to Start"], keys["Go to End"]) == ("Home", "End")
     assert (keys["Set Loop In"], keys["Set Loop Out"]) == ("I", "O")
+    assert (keys["Loop"], keys["Clear Loop Range"]) == ("Ctrl+L", "Alt+X")
 
 
 def test_broken_media_is_listed_and_the_panel_stays_responsive(qtbot, make_panel, tmp_path):
