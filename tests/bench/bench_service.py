@@ -1,6 +1,7 @@
 """Benchmark: the local render service under load (job-status polling and submissions).
 
     .venv/bin/python tests/bench/bench_service.py [--duration 10] [--concurrency 16]
+        [--client httpx|raw] [--rate REQUESTS_PER_S]
 
 Starts a real service as a separate process (`python -m app serve --port 0 --data TMP`), so the
 load generator never shares a GIL with the server, on 127.0.0.1 only, over a temporary data
@@ -17,6 +18,12 @@ Phases (each prints requests/s and p50/p90/p99 latency as seen by the client):
    connection each) hammer `GET /api/jobs/{id}` (round-robin over the render jobs) with every
    5th request a `GET /api/jobs?status=queued,rendering`, for `--duration` seconds or
    `--max-requests` requests. Target: >= 200 requests/s and p99 <= 50 ms, no errors.
+   By default the pollers run flat out (closed loop); `--rate` paces them on a fixed schedule
+   (latency then counts from the scheduled send time). `--client raw` polls over plain asyncio
+   streams instead of httpx: httpx costs ~1.2 ms of client CPU per request, so 16 flat-out
+   httpx pollers saturate a core of their own and measure mostly their own queueing.
+   `--slow-ms 50` lists the slow requests of this phase in bursts, next to the render jobs
+   that started or ended around them.
 2. Submissions: `--submissions` POST /api/render of a tiny valid script (live key, so the full
    credit-reservation path runs) with a unique Idempotency-Key each, `--submit-concurrency` at a
    time. Design: the render slot is still busy with the phase-1 renders (the queue is FIFO), so
@@ -47,6 +54,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +146,10 @@ class Sample:
     elapsed: float = 0.0
     server_cpu: float = float("nan")  # seconds of CPU the server process used meanwhile
     client_cpu: float = float("nan")  # seconds of CPU this load generator used meanwhile
+    machine_busy: float = float("nan")  # share of all cores busy meanwhile (any process)
+    # (wall-clock time the request was due, latency) of every request, for --slow-ms.
+    timeline: list[tuple[float, float]] = field(default_factory=list)
+    load_before: float = float("nan")  # 1-minute load average when the phase began
 
     def add(self, kind: str, seconds: float, code: str) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
@@ -279,6 +291,41 @@ class ServiceProcess:
 # -- load -------------------------------------------------------------------------------------
 
 
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection driven with asyncio streams: a load generator that
+    costs ~10x less CPU per request than httpx, so the client's own event loop does not queue
+    the requests it measures (the machine has 2 cores for client, server and renders)."""
+
+    def __init__(self, base: str) -> None:
+        parts = base.removeprefix("http://").split(":")
+        self.host, self.port = parts[0], int(parts[1])
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str, key: str) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"x-api-key: {key}\r\n\r\n".encode("latin-1")
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+
+
 async def poll_phase(
     client: httpx.AsyncClient,
     base: str,
@@ -288,15 +335,36 @@ async def poll_phase(
     duration: float,
     max_requests: int,
     concurrency: int,
+    raw: bool = False,
+    rate: float = 0.0,
 ) -> Sample:
+    """Closed loop (each worker sends its next request as soon as the last is answered), or,
+    with `rate` > 0, paced: the workers together send `rate` requests/s on a fixed schedule,
+    as real pollers do, and latency counts from the scheduled send time (a late send is
+    charged to the server, so queueing is not hidden)."""
     sample = Sample()
     headers = {"x-api-key": key}
     counter = 0
-    stop_at = time.perf_counter() + duration
+    began = time.perf_counter()
+    stop_at = began + duration
+    period = concurrency / rate if rate > 0 else 0.0
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
+        connection = RawConnection(base) if raw else None
+        try:
+            await work(index, connection)
+        finally:
+            if connection is not None:
+                await connection.close()
+
+    async def work(index: int, connection: RawConnection | None) -> None:
         nonlocal counter
+        scheduled = began + period * index / concurrency  # workers spread over one period
         while time.perf_counter() < stop_at and counter < max_requests:
+            if period:
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
             n = counter
             counter += 1
             if n % LIST_EVERY == LIST_EVERY - 1:
@@ -308,19 +376,26 @@ async def poll_phase(
                     f"/api/jobs/{job_ids[n % len(job_ids)]}",
                     None,
                 )
-            started = time.perf_counter()
+            started = scheduled if period else time.perf_counter()
+            scheduled += period
             try:
-                response = await client.get(base + url, headers=headers, params=params)
-                body = response.content
-                code = str(response.status_code)
-            except httpx.HTTPError as exc:
+                if connection is not None:
+                    target = url + ("?status=queued,rendering" if params else "")
+                    status, body = await connection.get(target, key)
+                    code = str(status)
+                else:
+                    response = await client.get(base + url, headers=headers, params=params)
+                    body = response.content
+                    code = str(response.status_code)
+            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError) as exc:
                 body, code = b"", type(exc).__name__
-            sample.add(kind, time.perf_counter() - started, code)
+            latency = time.perf_counter() - started
+            sample.add(kind, latency, code)
+            sample.timeline.append((time.time() - (time.perf_counter() - started), latency))
             if code == "200" and params is None:
                 sample.statuses_seen[json.loads(body)["status"]] += 1
 
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
     sample.elapsed = time.perf_counter() - began
     return sample
 
@@ -383,22 +458,80 @@ async def cancel_all(
     return codes, time.perf_counter() - began
 
 
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+async def report_slow(
+    client: httpx.AsyncClient, base: str, headers: dict[str, str], sample: Sample, slow: float
+) -> None:
+    """Where the slow requests of a phase fall: grouped into bursts (gaps under 0.5 s), each
+    with the render jobs that started or ended within a second of it (whole-second times)."""
+    jobs = (await client.get(base + "/api/jobs", params={"limit": 100}, headers=headers)).json()[
+        "jobs"
+    ]
+    events = [
+        (_epoch(job[name]), f"{name.removesuffix('_at')} {job['job_id'][:8]}")
+        for job in jobs
+        for name in ("started_at", "completed_at")
+        if job[name]
+    ]
+    slow_ones = sorted((t, latency) for t, latency in sample.timeline if latency > slow)
+    print(f"  requests slower than {slow * 1000:.0f} ms: {len(slow_ones)} of {sample.count}")
+    bursts: list[list[tuple[float, float]]] = []
+    for item in slow_ones:
+        if bursts and item[0] - bursts[-1][-1][0] < 0.5:
+            bursts[-1].append(item)
+        else:
+            bursts.append([item])
+    began = sample.timeline[0][0] if sample.timeline else 0.0
+    for burst in bursts:
+        first, last = burst[0][0], burst[-1][0]
+        near = sorted({name for at, name in events if first - 1.0 <= at <= last + 1.0})
+        print(
+            f"    burst at +{first - began:6.2f} s: {len(burst)} requests over "
+            f"{(last - first) * 1000:4.0f} ms, worst {max(x[1] for x in burst) * 1000:6.1f} ms; "
+            f"job events within 1 s: {', '.join(near) or 'none'}"
+        )
+
+
+def pacing(args: argparse.Namespace) -> str:
+    return f"paced at {args.rate:g} req/s" if args.rate > 0 else "closed loop"
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot, from /proc/stat."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def cpu_line(sample: Sample) -> str:
     n = max(1, sample.count)
     return (
         f"  CPU: server process {sample.server_cpu:.2f} s ({sample.server_cpu / n * 1000:.2f} ms"
         f"/request, {sample.server_cpu / sample.elapsed * 100:.0f}% of a core), load generator "
-        f"{sample.client_cpu:.2f} s ({sample.client_cpu / n * 1000:.2f} ms/request)"
+        f"{sample.client_cpu:.2f} s ({sample.client_cpu / n * 1000:.2f} ms/request); machine "
+        f"{sample.machine_busy:.0f}% busy (all cores, any process: render workers, other "
+        f"users), load average {sample.load_before:.2f} at the start"
     )
 
 
 async def measured(coro: Any, server_cpu: Any) -> Any:
     """Await a phase and attach the CPU the server and this process spent during it."""
-    server0, client0 = server_cpu(), time.process_time()
+    server0, client0, machine0 = server_cpu(), time.process_time(), machine_ticks()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     result = await coro
     sample = result[0] if isinstance(result, tuple) else result
     sample.server_cpu = server_cpu() - server0
     sample.client_cpu = time.process_time() - client0
+    machine1 = machine_ticks()
+    if machine1[1] > machine0[1]:
+        sample.machine_busy = 100.0 * (machine1[0] - machine0[0]) / (machine1[1] - machine0[1])
+    sample.load_before = load
     return result
 
 
@@ -458,11 +591,14 @@ async def run_benchmark(
                 duration=args.baseline,
                 max_requests=args.max_requests,
                 concurrency=args.concurrency,
+                raw=args.client == "raw",
+                rate=args.rate,
             ),
             server_cpu,
         )
         report_poll(
-            f"\n[0] idle, concurrent: no job rendering ({args.concurrency} connections)",
+            f"\n[0] idle, concurrent: no job rendering ({args.concurrency} connections, "
+            f"{args.client} client, {pacing(args)})",
             idle,
         )
 
@@ -492,16 +628,21 @@ async def run_benchmark(
                 duration=args.duration,
                 max_requests=args.max_requests,
                 concurrency=args.concurrency,
+                raw=args.client == "raw",
+                rate=args.rate,
             ),
             server_cpu,
         )
         rps, p99 = report_poll(
             f"\n[1] polling while renders run: {args.render_jobs} render jobs queued "
-            f"(320x180, 30 fps, 60 s each; 1 render slot), {args.concurrency} connections, "
+            f"(320x180, 30 fps, 60 s each; 1 render slot), {args.concurrency} connections "
+            f"({args.client} client, {pacing(args)}), "
             f"{args.duration:g} s or {args.max_requests} requests, "
             f"1 in {LIST_EVERY} is the status list",
             poll,
         )
+        if args.slow_ms > 0:
+            await report_slow(client, base, headers, poll, args.slow_ms / 1000.0)
         poll_ok = rps >= POLL_TARGET_RPS and p99 <= POLL_TARGET_P99_MS and poll.errors == 0
         print(
             f"  target >= {POLL_TARGET_RPS:.0f} req/s and p99 <= {POLL_TARGET_P99_MS:.0f} ms, "
@@ -580,6 +721,24 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", type=float, default=4.0, help="idle polling seconds")
     parser.add_argument("--max-requests", type=int, default=50_000, help="cap per polling phase")
     parser.add_argument("--concurrency", type=int, default=16, help="polling connections")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="paced polling: total requests/s on a fixed schedule (0: closed loop, flat out)",
+    )
+    parser.add_argument(
+        "--slow-ms",
+        type=float,
+        default=0.0,
+        help="list the polling-while-rendering requests slower than this, in bursts",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("httpx", "raw"),
+        default="httpx",
+        help="polling load generator: httpx, or raw asyncio streams (much less client CPU)",
+    )
     parser.add_argument("--render-jobs", type=int, default=14, help="background renders")
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--submit-concurrency", type=int, default=8)
