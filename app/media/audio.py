@@ -131,18 +131,20 @@ def _stream_facts(
 _closed_containers = 0
 
 
-def _close_container(container: av.container.InputContainer) -> None:
+def _close_container(container: av.container.InputContainer, collect: bool = True) -> None:
     """Close a container, and every few closes run the cycle collector.
 
     PyAV's containers and streams reference each other, so their decoders' memory is freed
     only by the cycle collector, which runs rarely once the heap is large. A short looping
     source reopens its file every loop (hundreds of times in a long movie): without this, the
-    closed decoders pile up to ~15 MB of RSS before Python collects them.
+    closed decoders pile up to ~15 MB of RSS before Python collects them. `collect=False`
+    (the studio's preview): a full collection holds the GIL for tens of milliseconds in a
+    large process, which would stall the GUI thread; Python's own collector frees them later.
     """
     global _closed_containers
     container.close()
     _closed_containers += 1
-    if _closed_containers % _COLLECT_EVERY == 0:
+    if collect and _closed_containers % _COLLECT_EVERY == 0:
         gc.collect()
 
 
@@ -180,9 +182,12 @@ class _FileReader(_Reader):
     _decoded_any: bool
     _next: int
 
-    def __init__(self, path: str | Path, rate: int, length: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, rate: int, length: int | None = None, collect: bool = True
+    ) -> None:
         self.source = str(path)
         self._path = path
+        self._collect = collect
         self._rate = rate
         self._container: av.container.InputContainer | None = None
         self._stream: av.audio.stream.AudioStream | None = None
@@ -236,7 +241,7 @@ class _FileReader(_Reader):
 
     def close(self) -> None:
         if self._container is not None:
-            _close_container(self._container)
+            _close_container(self._container, self._collect)
         self._container = None
         self._stream = None
         self._reset()
@@ -245,7 +250,7 @@ class _FileReader(_Reader):
 
     def _open(self) -> None:
         if self._container is not None:
-            _close_container(self._container)
+            _close_container(self._container, self._collect)
         self._container = None
         container = open_container(self._path)
         try:
@@ -709,9 +714,13 @@ class Mixer:
         sample_rate: int = SAMPLE_RATE,
         ceiling: float = 0.98,
         block_seconds: float = DEFAULT_BLOCK_SECONDS,
+        collect_garbage: bool = True,
     ) -> None:
+        """`collect_garbage=False` for interactive callers (the preview): closing decoders
+        never forces a full garbage collection (see `_close_container`)."""
         if block_seconds <= 0:
             raise ValueError("block_seconds must be positive")
+        self.collect_garbage = collect_garbage
         self.tracks = list(tracks)
         self.sample_rate = sample_rate
         self.ceiling = ceiling
@@ -782,7 +791,7 @@ class Mixer:
                 if track.source_duration is not None
                 else self._lengths.get(key)
             )
-            reader = _FileReader(track.path, rate, known)
+            reader = _FileReader(track.path, rate, known, collect=self.collect_garbage)
             if track.source_duration is None:
                 self._lengths[key] = reader.length
         player = _Player(track, reader, t0, self.total_samples, rate)
