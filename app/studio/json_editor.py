@@ -164,6 +164,8 @@ class JsonTextEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setUndoRedoEnabled(False)
+        #: True while only formats change (colouring): the text itself did not change
+        self.formatting = False
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.setTabChangesFocus(False)
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -174,6 +176,7 @@ class JsonTextEdit(QPlainTextEdit):
         self.document().contentsChange.connect(self._contents_change)
         self.highlighter = JsonHighlighter(self.document(), self.palette())
         self.marks: list[Mark] = []
+        self._mark_selections: list[QTextEdit.ExtraSelection] | None = None
         self._bracket_selections: list[QTextEdit.ExtraSelection] = []
         self._line_markers: dict[int, str] | None = None
         self._text_for_brackets: Callable[[], str] = self.toPlainText
@@ -189,7 +192,7 @@ class JsonTextEdit(QPlainTextEdit):
     def set_marks(self, marks: list[Mark]) -> None:
         self.marks = marks
         self._line_markers = None
-        self._refresh_extra_selections()
+        self._refresh_extra_selections(rebuild_marks=True)
         self._gutter.update()
 
     def problems_at(self, position: int) -> list[Problem]:
@@ -215,8 +218,22 @@ class JsonTextEdit(QPlainTextEdit):
 
     # ---- extra selections ------------------------------------------------------------------------
 
-    def _refresh_extra_selections(self) -> None:
-        selections: list[QTextEdit.ExtraSelection] = []
+    def _refresh_extra_selections(self, rebuild_marks: bool = False) -> None:
+        """Current line, underlines, bracket pair. The underlines' selections are built once
+        per validation (their cursors follow the text), not on every cursor move."""
+        if rebuild_marks or self._mark_selections is None:
+            theme = theme_for(self.palette())
+            colors = {"error": QColor(theme.error), "warning": QColor(theme.warning)}
+            built = []
+            for mark in self.marks:
+                selection = QTextEdit.ExtraSelection()
+                fmt = QTextCharFormat()
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(colors["error" if mark.problem.is_error else "warning"])
+                selection.format = fmt
+                selection.cursor = mark.cursor
+                built.append(selection)
+            self._mark_selections = built
         line = QTextEdit.ExtraSelection()
         color = QColor(self.palette().color(QPalette.ColorRole.Highlight))
         color.setAlpha(28)
@@ -225,18 +242,7 @@ class JsonTextEdit(QPlainTextEdit):
         cursor = self.textCursor()
         cursor.clearSelection()
         line.cursor = cursor
-        selections.append(line)
-        theme = theme_for(self.palette())
-        for mark in self.marks:
-            selection = QTextEdit.ExtraSelection()
-            fmt = QTextCharFormat()
-            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-            fmt.setUnderlineColor(QColor(theme.error if mark.problem.is_error else theme.warning))
-            selection.format = fmt
-            selection.cursor = mark.cursor
-            selections.append(selection)
-        selections += self._brackets()
-        self.setExtraSelections(selections)
+        self.setExtraSelections([line, *self._mark_selections, *self._brackets()])
 
     def _brackets(self) -> list[QTextEdit.ExtraSelection]:
         cursor = self.textCursor()
@@ -397,7 +403,11 @@ class JsonTextEdit(QPlainTextEdit):
         return blocks
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        self.highlighter.highlight_visible(self.visible_blocks())
+        self.formatting = True  # colouring changes formats only: not an edit of the text
+        try:
+            self.highlighter.highlight_visible(self.visible_blocks())
+        finally:
+            self.formatting = False
         super().paintEvent(event)
 
     def _contents_change(self, position: int, removed: int, added: int) -> None:
@@ -407,8 +417,12 @@ class JsonTextEdit(QPlainTextEdit):
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
-            self.highlighter.set_palette(self.palette())
-            self._refresh_extra_selections()
+            self.formatting = True
+            try:
+                self.highlighter.set_palette(self.palette())
+            finally:
+                self.formatting = False
+            self._refresh_extra_selections(rebuild_marks=True)
             self.viewport().update()
 
     def viewportEvent(self, event: QEvent) -> bool:
@@ -528,6 +542,10 @@ class ScriptEditorPanel(QWidget):
         self._shown = ""  # the Python text the editor shows (offsets refer to it)
         self._map = OffsetMap("")
         self._applying = False  # we are changing the editor's text: not the user typing
+        # The user's edit, rebuilt from Qt's change reports (cheaper than reading 1 MB back);
+        # None when it must be read back (see `_typed`).
+        self._pending: str | None = None
+        self._pending_exact = True
         self._moving = False  # we are moving the cursor: not the user
         self._own_selection: tuple[Path | None, Path | None] | None = None
         self._source_map: tuple[int, SourceMap] | None = None
@@ -565,10 +583,16 @@ class ScriptEditorPanel(QWidget):
         )
         self.previous_problem_action.setShortcut(QKeySequence("Shift+F8"))
         self.previous_problem_action.triggered.connect(lambda: self.go_to_problem(-1))
-        for action in (self.format_action, self.next_problem_action, self.previous_problem_action):
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(action)
+        # Format while editing the JSON; F8 / Shift+F8 from anywhere in the window (as in
+        # VS Code), while this dock is shown.
+        self.format_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        for action in (self.next_problem_action, self.previous_problem_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addActions(
+            [self.format_action, self.next_problem_action, self.previous_problem_action]
+        )
 
+        self.editor.document().contentsChange.connect(self._edited)
         self.editor.textChanged.connect(self._typed)
         self.editor.cursorPositionChanged.connect(self._cursor_moved)
         self.editor.undo_requested.connect(self._undo)
@@ -590,10 +614,28 @@ class ScriptEditorPanel(QWidget):
     def shown_text(self) -> str:
         return self._shown
 
-    def _typed(self) -> None:
-        if self._applying:
+    def _edited(self, position: int, removed: int, added: int) -> None:
+        """Follow one change of the editor's text in a Python copy of it."""
+        if self._applying or self.editor.formatting:
             return
-        text = self.editor.document().toRawText().replace("\u2029", "\n")
+        base = self._pending if self._pending is not None else self._shown
+        document = self.editor.document()
+        last = document.characterCount() - 1
+        cursor = QTextCursor(document)
+        cursor.setPosition(min(position, last))
+        cursor.setPosition(min(position + added, last), QTextCursor.MoveMode.KeepAnchor)
+        inserted = cursor.selectedText().replace("\u2029", "\n")
+        if not (self._map.identity and OffsetMap(inserted).identity):
+            self._pending_exact = False  # Qt positions are not Python offsets here
+        self._pending = base[:position] + inserted + base[position + removed :]
+
+    def _typed(self) -> None:
+        if self._applying or self.editor.formatting:
+            return
+        text, self._pending = self._pending, None
+        exact, self._pending_exact = self._pending_exact, True
+        if text is None or not exact or len(text) != self.editor.document().characterCount() - 1:
+            text = self.editor.document().toRawText().replace("\u2029", "\n")
         if text == self._shown:
             return
         self._shown = text
@@ -697,6 +739,7 @@ class ScriptEditorPanel(QWidget):
                 (m for m in reversed(marks) if m.cursor.selectionStart() < here), marks[-1]
             )
         self._move_cursor(target.cursor.selectionStart())
+        self._select_timer.start()  # the scene list and inspector follow, without focus
         QToolTip.showText(
             self.editor.viewport().mapToGlobal(self.editor.cursorRect().bottomLeft()),
             tooltip_text([target.problem]),

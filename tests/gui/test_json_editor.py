@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtGui import QKeyEvent, QTextCursor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QToolTip
+from PySide6.QtWidgets import QApplication, QToolTip
 
 from app.script.problems import INVALID_JSON
 from app.studio.document import ScriptDocument, dumps
@@ -296,3 +296,49 @@ def test_gutter_is_wide_enough_for_line_numbers_and_markers(panel):
     assert width >= digits + panel.editor._marker_size()
     assert panel.editor.viewportMargins().left() == width
     assert QPoint(0, 0) is not None
+
+
+def test_every_kind_of_edit_reaches_the_document_exactly(panel, doc):
+    editor = panel.editor
+    editor.setFocus()
+
+    def raw() -> str:
+        return editor.document().toRawText().replace("\u2029", "\n")
+
+    _put_cursor(panel, doc.text.index('"S0"') + 1)
+    QTest.keyClicks(editor, "Ab")
+    assert doc.text == raw()
+    # a selection across lines, deleted
+    cursor = editor.textCursor()
+    cursor.setPosition(doc.text.index('"width"'))
+    cursor.setPosition(doc.text.index('"scenes"'), QTextCursor.MoveMode.KeepAnchor)
+    editor.setTextCursor(cursor)
+    QTest.keyClick(editor, Qt.Key.Key_Delete)
+    assert doc.text == raw() and '"width"' not in doc.text
+    # a multi-line insert (what a paste does), then Enter with auto-indent, Backspace joins
+    editor.insertPlainText('"height": 360,\n  "width": 640,\n  ')
+    assert doc.text == raw() and doc.data["width"] == 640
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    QTest.keyClick(editor, Qt.Key.Key_Backspace)
+    QTest.keyClick(editor, Qt.Key.Key_Backspace)
+    assert doc.text == raw()
+    # characters Qt counts as two positions (it reads the text back then)
+    _put_cursor(panel, doc.text.index('"AbS0"') + 1)
+    for char in "🎬é":  # typed as key events with text (QTest only types Latin-1 keys)
+        event = QKeyEvent(
+            QEvent.Type.KeyPress, Qt.Key.Key_unknown, Qt.KeyboardModifier.NoModifier, char
+        )
+        QApplication.sendEvent(editor, event)
+    assert doc.text == raw() and doc.data["scenes"][0]["name"] == "🎬éAbS0"
+    QTest.keyClicks(editor, "z")
+    assert doc.text == raw() and doc.data["scenes"][0]["name"] == "🎬ézAbS0"
+    # a block of lines indented with Tab and back with Shift+Tab
+    cursor = editor.textCursor()
+    cursor.setPosition(0)
+    cursor.setPosition(len(doc.text) - 1, QTextCursor.MoveMode.KeepAnchor)
+    editor.setTextCursor(cursor)
+    QTest.keyClick(editor, Qt.Key.Key_Tab)
+    assert doc.text == raw() and doc.text.startswith("  {")
+    QTest.keyClick(editor, Qt.Key.Key_Backtab)
+    assert doc.text == raw() and doc.text.startswith("{")
+    assert doc.parse_error is None
