@@ -1065,13 +1065,14 @@ class PhantomFlowClient:
         job_id: str,
     ) -> None:
         own_origin = _origin(self.base_url)
+        output_url = url  # the resume record is keyed by it, whatever the redirects lead to
         for _hop in range(6):
             same_origin = _origin(url) == own_origin
             headers = {"x-api-key": self._key} if same_origin else {}
             feature = Feature.OUTPUT if same_origin else None
             if feature is not None and not self.is_offered(feature):
                 raise NotOffered(feature.value, method="GET", url=url)
-            offset, etag = self._resume_point(temp, meta, url)
+            offset, etag = self._resume_point(temp, meta, output_url)
             if offset and etag:
                 headers["Range"] = f"bytes={offset}-"
                 headers["If-Range"] = etag
@@ -1099,7 +1100,7 @@ class PhantomFlowClient:
                     if response.status_code == 200 or start == 0:
                         self._discard(temp, meta)
                         start = 0
-                        self._save_resume_meta(meta, url, response)
+                        self._save_resume_meta(meta, output_url, response)
                     await self._write_body(response, temp, start, on_progress)
                     return
             except httpx.TransportError as exc:

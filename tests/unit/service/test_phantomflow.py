@@ -781,3 +781,42 @@ def test_wait_for_job_gives_up_after_its_timeout(tmp_path: Path) -> None:
     assert error.code == "JOB_WAIT_TIMEOUT" and error.category is Category.WAIT
     assert error.job_id == JOB_ID
     assert sleeps == [2.0, 2.0, 2.0]
+
+
+def test_download_redirected_to_a_cdn_resumes_there(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 40
+    cdn = "https://cdn.phantomflow.dev/output/a1.mp4"
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        seen.append((url, request.headers.get("range"), request.headers.get("if-range")))
+        if not url.startswith(cdn):
+            return httpx.Response(302, headers={"Location": cdn})
+        wanted = request.headers.get("range")
+        if wanted is None:  # first try: the connection drops after 1000 bytes
+            headers = {"Content-Length": str(len(data)), "ETag": '"v1"'}
+            return httpx.Response(200, headers=headers, stream=DroppingStream(data[:1000]))
+        first = int(wanted.removeprefix("bytes=").rstrip("-"))
+        headers = {
+            "Content-Length": str(len(data) - first),
+            "Content-Range": f"bytes {first}-{len(data) - 1}/{len(data)}",
+            "ETag": '"v1"',
+        }
+        return httpx.Response(206, headers=headers, stream=httpx.ByteStream(data[first:]))
+
+    dest = tmp_path / "out" / "movie.mp4"
+
+    async def main() -> None:
+        async with client_for(handler, tmp_path) as client:
+            await client.download_output(Job.model_validate(job_json()), dest)
+
+    run(main)
+    assert dest.read_bytes() == data
+    assert [(u == cdn, r, i) for u, r, i in seen] == [
+        (False, None, None),
+        (True, None, None),
+        (False, "bytes=1000-", '"v1"'),
+        (True, "bytes=1000-", '"v1"'),
+    ]
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["movie.mp4"]
