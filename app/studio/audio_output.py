@@ -243,7 +243,9 @@ class AudioFeed(QIODevice):
     def _produce(self) -> None:
         position = self.start_time  # where the next mixed sample belongs on the timeline
         while True:
-            mixer = Mixer(self._tracks, self._total, block_seconds=BLOCK_SECONDS)
+            mixer = Mixer(
+                self._tracks, self._total, block_seconds=BLOCK_SECONDS, collect_garbage=False
+            )
             blocks: Generator[AudioArray, None, None] = mixer.blocks(position)  # type: ignore[assignment]
             try:
                 for block in blocks:

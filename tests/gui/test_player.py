@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -419,3 +420,28 @@ def test_a_media_problem_reads_as_element_file_and_reason():
     assert "Invalid data found" in problem.detail()
     assert problem.element_path == ("scenes", 1, "elements", 0)
     assert MediaProblem("", "", "Preview failed: boom").text() == "Preview failed: boom"
+
+
+def test_restarting_the_sound_never_forces_a_garbage_collection(make_player, media):
+    """A full collection holds the GIL for tens of ms in a big process: the GUI would stall."""
+    _player, document = make_player()
+    tracks, _ = preview_tracks(document.movie, media)
+    collections: list[str] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(phase)
+
+    gc.disable()  # only an explicit gc.collect() can run now
+    gc.callbacks.append(seen)
+    try:
+        for k in range(10):  # ten restarts close ten decoders
+            feed = AudioFeed(tracks, document.movie.total_duration, 1.0 + k / 10)
+            feed.open(QIODevice.OpenModeFlag.ReadOnly)
+            assert feed.wait_buffered(0.1)
+            feed.close()
+            feed.stop(wait=True)
+    finally:
+        gc.callbacks.remove(seen)
+        gc.enable()
+    assert collections == []
