@@ -37,6 +37,7 @@ from PySide6.QtGui import (
     QPen,
     QPolygonF,
     QResizeEvent,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QComboBox,
@@ -45,6 +46,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QSizePolicy,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -169,6 +171,15 @@ class PreviewCanvas(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self.player.set_target(self.device_size(), self.devicePixelRatioF())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """The wheel steps frames (one per notch; up = back), as in Shotcut's player."""
+        notches = event.angleDelta().y() // 120
+        if notches and self.player.movie is not None:
+            self.player.step(-notches)
+            event.accept()
+        else:
+            event.ignore()
 
     # ---- drops -------------------------------------------------------------------------------
 
@@ -333,6 +344,7 @@ class PreviewPanel(QWidget):
         )
         self.fps_label = QLabel("– fps", self)
         self.fps_label.setToolTip("Frames shown per second while playing")
+        self.fps_label.setContentsMargins(6, 0, 2, 0)
         self.fps_label.setMinimumWidth(self.fps_label.fontMetrics().horizontalAdvance("00.0 fps"))
         self.rate_label = QLabel(self)
         self.audio_label = QLabel(self)
@@ -369,13 +381,24 @@ class PreviewPanel(QWidget):
         controls.addWidget(self.timecode_label)
         controls.addWidget(self.rate_label)
         controls.addStretch(1)
+        # Loop, scale and readouts fold into a » menu when the dock is narrow.
+        self.options_bar = QToolBar(self)
+        self.options_bar.setObjectName("previewOptions")
+        self.options_bar.setIconSize(QSize(20, 20))
+        self.options_bar.setFloatable(False)
+        self.options_bar.setMovable(False)
+        self.options_bar.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.options_bar.setMinimumWidth(30)  # room for the » button
+        self.options_bar.setStyleSheet("QToolBar { border: 0; background: transparent; }")
         for action in (self.loop_in_action, self.loop_out_action, self.loop_action):
-            controls.addWidget(self._button(action))
-        controls.addSpacing(8)
-        controls.addWidget(self.scale_combo)
-        controls.addSpacing(4)
-        controls.addWidget(self.fps_label)
-        controls.addWidget(self.audio_label)
+            self.options_bar.addAction(action)
+        self.options_bar.addSeparator()
+        self.options_bar.addWidget(self.scale_combo)
+        self.options_bar.addWidget(self.fps_label)
+        self.options_bar.addWidget(self.audio_label)
+        for button in self.options_bar.findChildren(QToolButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        controls.addWidget(self.options_bar)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 4)

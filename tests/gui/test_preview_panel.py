@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -360,3 +360,32 @@ def test_a_script_that_never_validated_shows_a_message_not_a_crash(qtbot, make_p
     panel.grab()
     panel.close_player()
     document.close()
+
+
+def test_a_narrow_dock_keeps_the_transport_and_folds_the_options(qtbot, make_panel):
+    panel, _ = make_panel()
+    assert panel.minimumSizeHint().width() <= 400
+    panel.resize(panel.minimumSizeHint().width(), 300)
+    qtbot.wait(20)
+    play = panel._buttons[panel.play_action]
+    assert play.isVisible()
+    assert play.geometry().right() < panel.width()
+    assert panel.timecode_label.geometry().right() <= panel.width()
+
+
+def test_the_mouse_wheel_steps_frames_on_the_canvas(qtbot, make_panel):
+    panel, document = make_panel()
+    document.playhead.seek(1.0)
+    centre = QPointF(panel.canvas.width() / 2, panel.canvas.height() / 2)
+    down = QWheelEvent(
+        centre,
+        panel.canvas.mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, -240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(panel.canvas, down)
+    assert panel.player.current_index == 12
