@@ -51,6 +51,9 @@ class ServiceConfig:
     #: Route names (e.g. "account", "job_get") answered as if this server had no such endpoint
     #: (404 NOT_FOUND "No such endpoint", before the key check), like a hosted server without a
     #: project-decision feature (spec §0): exercises the client's degradation. Mutable.
+    #: Sketchpen names ("scene_patch", "scenes_put", "video_delete", "sketchpen_account", …)
+    #: answer as hosted FastAPI does: 404 {"detail": "Not Found"}, or 405 {"detail": "Method
+    #: Not Allowed"} when the path has other methods (sketchpen-api.md §0).
     absent_routes: set[str] = field(default_factory=set)
     #: Sketchpen AI drafts (`drafting.py`): the least time each working stage lasts, in seconds
     #: (the stand-in AI is nearly instant; this keeps the statuses observable). Tests shorten it.

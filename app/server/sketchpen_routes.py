@@ -199,13 +199,40 @@ def _finish(response: Response, request_id: str) -> Response:
     return response
 
 
+#: Each keyed endpoint's route name (the name the `faults` and `absent_routes` switches use).
+ROUTE_NAMES: dict[Callable[..., Any], str] = {}
+
+
+def _methods_offered(path: str, absent: set[str]) -> set[str]:
+    """The methods this server answers on `path`, leaving out routes switched absent."""
+    allowed: set[str] = set()
+    for route in ROUTES:
+        offered = ROUTE_NAMES.get(route.endpoint) not in absent
+        if offered and route.methods and route.path_regex.match(path):
+            allowed |= route.methods
+    return allowed - {"HEAD"}
+
+
+def _absent(request: Request, absent: set[str]) -> Response:
+    """The `absent_routes` answer: what a hosted (FastAPI) Sketchpen without this endpoint
+    says (spec §0), before any key check: 405 `{"detail": "Method Not Allowed"}` with `Allow`
+    when the path has other methods, else 404 `{"detail": "Not Found"}`. No envelope, so the
+    client can tell "not offered" from the enveloped NOT_FOUND of a missing video."""
+    others = _methods_offered(request.url.path, absent)
+    if others:
+        allow = ", ".join(sorted(others))
+        return JSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": allow})
+    return JSONResponse({"detail": "Not Found"}, 404)
+
+
 def sketch(
     name: str, scope: str | None, *, body_limit: int | None = None
 ) -> Callable[[SHandler], Callable[[Request], Awaitable[Response]]]:
     """Wrap a handler: key → scope → rate limit → body → handler (`scope` None: any key).
 
-    `name` is the route's name for the fault switches: `name` in `ServiceConfig.faults` makes
-    the route fail with INTERNAL_ERROR, `name + ":database"` with DATABASE_ERROR."""
+    `name` is the route's name for the test switches: `name` in `ServiceConfig.faults` makes
+    the route fail with INTERNAL_ERROR, `name + ":database"` with DATABASE_ERROR, and `name` in
+    `ServiceConfig.absent_routes` answers as a hosted server lacking the endpoint (`_absent`)."""
 
     def decorate(handler: SHandler) -> Callable[[Request], Awaitable[Response]]:
         def admit(request: Request, service: Service, sketchpen: Sketchpen) -> SCtx | Response:
@@ -244,6 +271,8 @@ def sketch(
             service: Service = request.app.state.service
             sketchpen: Sketchpen = request.app.state.sketchpen
             request_id = str(uuid.uuid4())
+            if name in service.config.absent_routes:  # test switch: a hosted server without it
+                return _finish(_absent(request, service.config.absent_routes), request_id)
             try:
                 if body_limit is None:  # one thread-pool trip: polling stays cheap
                     response = await run_in_threadpool(admit_and_run, request, service, sketchpen)
@@ -275,6 +304,7 @@ def sketch(
 
         endpoint.__name__ = handler.__name__
         endpoint.__doc__ = handler.__doc__
+        ROUTE_NAMES[endpoint] = name
         return endpoint
 
     return decorate
@@ -974,12 +1004,10 @@ async def files(request: Request) -> Response:
 async def unknown(request: Request) -> Response:
     """Any other /api/v1 path: 404 NOT_FOUND (or 405 for a known path with another method)."""
     request_id = str(uuid.uuid4())
-    allowed: set[str] = set()
-    for route in ROUTES:
-        if route.path_regex.match(request.url.path) and route.methods:
-            allowed |= route.methods
+    service: Service = request.app.state.service
+    allowed = _methods_offered(request.url.path, service.config.absent_routes)
     if allowed:
-        methods = ", ".join(sorted(allowed - {"HEAD"}))
+        methods = ", ".join(sorted(allowed))
         return _finish(
             envelope(
                 405,

@@ -871,6 +871,15 @@ class SketchpenClient:
     async def delete_video(self, video_id: str) -> None:
         """`DELETE /videos/{id}` (§4.7): frees the slot, refunds nothing; 409 while processing.
         A 404 after a retried DELETE means the first one landed."""
+        if not self.is_offered(Feature.VIDEO_DELETE):
+            # Refused here, outside the retry loop: a local refusal has no HTTP status, and the
+            # loop would take it for a network failure and back off five times.
+            raise NotOffered(
+                Feature.VIDEO_DELETE.value,
+                method="DELETE",
+                url=f"{self.base_url}/videos/{video_id}",
+                vendor=Vendor.SKETCHPEN,
+            )
         tries = 0
 
         async def attempt() -> None:

@@ -262,3 +262,30 @@ def test_internal_and_database_errors_carry_a_request_id(sp: Sketch) -> None:
     assert_envelope(sp.approve(draft["id"]), 500, "DATABASE_ERROR")
     sp.config.faults.clear()
     assert sp.video(draft["id"])["status"] == "refining" and sp.ledger(draft["id"]) == []
+
+
+def test_absent_routes_answer_like_a_hosted_server_without_the_endpoint(sp: Sketch) -> None:
+    """The `absent_routes` switch (spec §0): FastAPI's bare 404/405 `{"detail": …}`, before
+    the key check, while the rest of the path keeps working."""
+    draft = sp.draft()
+    vid, scene = draft["id"], draft["scenes"][0]["id"]
+    sp.config.absent_routes.update({"scene_patch", "scenes_put", "video_delete"})
+    sp.config.absent_routes.add("sketchpen_account")
+    for method, path, key in (
+        ("PATCH", f"/videos/{vid}/scenes/{scene}", "live"),
+        ("PUT", f"/videos/{vid}/scenes", "live"),
+        ("GET", "/account", "live"),
+        ("GET", "/account", None),  # before the key check
+    ):
+        answer = sp.call(method, path, key, json={"speech": "Hi."})
+        assert (answer.status_code, answer.json()) == (404, {"detail": "Not Found"}), path
+    gone = sp.call("DELETE", f"/videos/{vid}")
+    assert (gone.status_code, gone.json()) == (405, {"detail": "Method Not Allowed"})
+    assert gone.headers["allow"] == "GET"
+    # The path's other method, and the video, are untouched; an unknown method on the path no
+    # longer lists the absent one.
+    assert sp.video(vid)["status"] == "refining"
+    assert sp.call("PUT", f"/videos/{vid}").headers["allow"] == "GET"
+    sp.config.absent_routes.clear()
+    assert sp.call("PUT", f"/videos/{vid}").headers["allow"] == "DELETE, GET"
+    assert sp.call("DELETE", f"/videos/{vid}").status_code == 204

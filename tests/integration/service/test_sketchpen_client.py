@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,11 +29,12 @@ from app.render.engine import render_movie
 from app.script.model import Movie
 from app.script.sketchpen import video_to_script
 from app.script.validate import check
-from app.service.errors import Action, ApiError, Category
+from app.service.errors import Action, ApiError, Category, NotOffered
 from app.service.retry import WaitNotice, WaitReason
 from app.service.sketchpen import (
     LIFECYCLE,
     CreationUncertain,
+    Feature,
     PollTiming,
     SceneDraft,
     SketchpenClient,
@@ -848,5 +850,90 @@ def test_unknown_ids_are_not_found_and_a_wrong_key_is_a_credentials_error(
             error = await raises(malformed.list_videos())
             assert (error.code, error.category) == ("AUTH_ERROR", Category.CREDENTIALS)
             assert error.actions[0] is Action.ENTER_KEY
+
+    asyncio.run(main())
+
+
+# -- degradation (§0) --------------------------------------------------------------------------
+
+
+def test_endpoints_a_server_does_not_offer_degrade_and_are_remembered_per_server_and_key(
+    open_sketch: Callable[..., Sketch],
+) -> None:
+    """The service's `absent_routes` switch answers like hosted FastAPI without the endpoint
+    (404/405 `{"detail": …}`); the client turns that into NotOffered, remembers it per (base URL,
+    key) and keeps everything else working. Enveloped 404s stay "not found"."""
+    sketch = open_sketch()
+    absent = sketch.config.absent_routes
+
+    async def main() -> None:
+        async with client(sketch) as sp, client(sketch, sketch.test) as sandbox:
+            # /account missing: what the client knows, and a parked create still gets its slot
+            # (the slot watch cannot ask /account, so it simply tries again).
+            absent.add("sketchpen_account")
+            account = await sp.account()
+            assert not account.from_endpoint and account.credits_balance is None
+            assert account.key_mode == "live" and not sp.is_offered(Feature.ACCOUNT)
+            drafts = [await draft(sp, f"Draft number {i}. It waits.") for i in range(3)]
+            parked = asyncio.create_task(
+                sp.create_video("Parked without /account.", fps=10, wait_for_slot=30)
+            )
+            await asyncio.sleep(0.3)
+            assert not parked.done()
+            await sp.delete_video(drafts[2].id)
+            made = await asyncio.wait_for(parked, 30)
+            assert made.prompt == "Parked without /account."
+
+            # An unknown scene or video is the local enveloped NOT_FOUND: nothing degrades.
+            video = drafts[0]
+            error = await raises(sp.edit_scene(video.id, str(uuid.uuid4()), speech="Hi."))
+            assert (error.code, error.status) == ("NOT_FOUND", 404)
+            assert not isinstance(error, NotOffered) and sp.is_offered(Feature.SCENE_EDITS)
+            error = await raises(sp.delete_video(str(uuid.uuid4())))
+            assert not isinstance(error, NotOffered) and sp.is_offered(Feature.VIDEO_DELETE)
+
+            # Scene edits (404 on their paths) and delete (405: GET remains on the path).
+            absent.update({"scene_patch", "scenes_put", "video_delete"})
+            scene = video.scenes[0]
+            error = await raises(sp.edit_scene(video.id, scene.id, speech="Changed."))
+            assert isinstance(error, NotOffered) and (error.status, error.feature) == (
+                404,
+                "scene_edits",
+            )
+            assert error.category is Category.NOT_OFFERED and not sp.is_offered(Feature.SCENE_EDITS)
+            error = await raises(sp.delete_video(drafts[1].id))
+            assert isinstance(error, NotOffered) and error.status == 405
+            assert error.feature == "video_delete" and error.attempts == 1
+
+            # Remembered: with the server offering them again, nothing is sent for this
+            # (server, key), in this client or a new one; the test key asks the server.
+            absent.clear()
+            error = await raises(sp.replace_scenes(video.id, [SceneDraft("New.", "A card")]))
+            assert isinstance(error, NotOffered) and error.status is None
+            error = await raises(sp.delete_video(drafts[1].id))
+            assert isinstance(error, NotOffered) and error.attempts == 1  # no backing off
+            assert not (await sp.account()).from_endpoint
+            assert (await sp.get_video(video.id)).scenes == video.scenes
+            assert len(await sp.list_videos()) == 3  # the delete never reached the server
+            async with client(sketch) as again:
+                assert not again.is_offered(Feature.SCENE_EDITS)
+                assert isinstance(
+                    await raises(again.edit_scene(video.id, scene.id, speech="No.")), NotOffered
+                )
+            assert sandbox.is_offered(Feature.SCENE_EDITS)
+            edited = await sandbox.edit_scene(video.id, scene.id, speech="Said by the test key.")
+            assert edited.scenes[0].speech == "Said by the test key."
+
+            # Regenerate and approve remain: the draft still becomes a video.
+            again_video = await sp.regenerate(video.id, "Also say roots are deep.", current=video)
+            assert again_video.status in ("pending", "scripting")
+            ready = await sp.wait_for_video(video.id, timing=QUICK, timeout=60)
+            await sp.approve(ready.id)
+            assert (await finish(sp, ready.id)).status == "completed"
+
+            # Forgetting (the server settings changed) asks the server again.
+            forget_not_offered(sketch.url)
+            assert sp.is_offered(Feature.SCENE_EDITS) and (await sp.account()).from_endpoint
+            await sp.delete_video(drafts[1].id)
 
     asyncio.run(main())
