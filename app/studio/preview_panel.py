@@ -22,7 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import qtawesome
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QPoint,
+    QPointF,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -40,11 +50,13 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSizePolicy,
     QToolBar,
     QToolButton,
@@ -415,6 +427,8 @@ class PreviewPanel(QWidget):
         self.player.audio_changed.connect(self._show_audio)
         self.canvas.painted_frame.connect(self._frame_painted)
         self.canvas.files_dropped.connect(self.add_media)
+        self.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.canvas.customContextMenuRequested.connect(self._canvas_menu)
         self.scrub.scrubbed.connect(self._scrubbed)
         self.scale_combo.currentIndexChanged.connect(
             lambda i: self.player.set_scale_mode(self.scale_combo.itemData(i))
@@ -473,6 +487,9 @@ class PreviewPanel(QWidget):
         self.clear_loop_action = action(
             "Clear Loop Range", "Alt+X", player.clear_loop, "Clear the in and out points"
         )
+        self.copy_frame_action = QAction("Copy Frame", self)
+        self.copy_frame_action.setToolTip("Copy the frame on screen (at the preview scale)")
+        self.copy_frame_action.triggered.connect(self.copy_frame)
         self.playback_actions = [
             self.play_action,
             self.shuttle_reverse_action,
@@ -487,6 +504,34 @@ class PreviewPanel(QWidget):
             self.loop_action,
             self.clear_loop_action,
         ]
+
+    def copy_frame(self) -> None:
+        image = self.player.image
+        if image is not None:
+            QApplication.clipboard().setImage(image)
+
+    def _canvas_menu(self, position: QPoint) -> None:
+        menu = QMenu(self)
+        menu.addAction(self.play_action)
+        menu.addSeparator()
+        scale_menu = menu.addMenu("Preview Scale")
+        for key in SCALES:
+            act = scale_menu.addAction(SCALE_LABELS[key])
+            act.setCheckable(True)
+            act.setChecked(self.player.scale_mode == key)
+            act.triggered.connect(lambda _=False, key=key: self.set_scale_mode(key))
+        menu.addActions([self.loop_in_action, self.loop_out_action, self.loop_action])
+        menu.addAction(self.clear_loop_action)
+        menu.addSeparator()
+        menu.addAction(self.copy_frame_action)
+        self.copy_frame_action.setEnabled(self.player.image is not None)
+        menu.popup(self.canvas.mapToGlobal(position))
+
+    def set_scale_mode(self, key: str) -> None:
+        """ "auto", "full", "1/2" or "1/4" (the scale box follows)."""
+        index = self.scale_combo.findData(key)
+        if index >= 0:
+            self.scale_combo.setCurrentIndex(index)
 
     def set_shortcut_context(self, context: Qt.ShortcutContext) -> None:
         """E.g. `Qt.WindowShortcut` when the window's Playback menu should work everywhere."""

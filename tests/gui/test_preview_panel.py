@@ -389,3 +389,14 @@ def test_the_mouse_wheel_steps_frames_on_the_canvas(qtbot, make_panel):
     )
     QApplication.sendEvent(panel.canvas, down)
     assert panel.player.current_index == 12
+
+
+def test_copy_frame_puts_the_frame_on_screen_on_the_clipboard(qtbot, make_panel):
+    panel, document = make_panel()
+    panel.set_scale_mode("1/2")
+    document.playhead.seek(1.5)
+    qtbot.waitUntil(lambda: panel.player.shown_index == 15 and panel.player.image.width() == 160)
+    panel.copy_frame_action.trigger()
+    copied = QApplication.clipboard().image()
+    assert copied.size() == panel.player.image.size()
+    assert _difference(copied, panel.player.image) < 0.5
