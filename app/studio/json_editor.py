@@ -36,10 +36,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QMenu,
     QPlainTextEdit,
     QTextEdit,
+    QToolButton,
     QToolTip,
     QVBoxLayout,
     QWidget,
@@ -524,11 +527,73 @@ def tooltip_text(problems: list[Problem]) -> str:
     return "\n".join(lines)
 
 
+class FindBar(QWidget):
+    """Find in the script: Enter / F3 next, Shift+Enter / Shift+F3 previous, Esc closes."""
+
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("scriptFindBar")
+        self.field = QLineEdit(self)
+        self.field.setPlaceholderText("Find in script")
+        self.field.setClearButtonEnabled(True)
+        self.field.addAction(
+            qtawesome.icon("mdi6.magnify"), QLineEdit.ActionPosition.LeadingPosition
+        )
+        self.case = QToolButton(self)
+        self.case.setIcon(qtawesome.icon("mdi6.format-letter-case"))
+        self.case.setCheckable(True)
+        self.case.setAutoRaise(True)
+        self.case.setToolTip("Match case")
+        self.previous = QToolButton(self)
+        self.previous.setIcon(qtawesome.icon("mdi6.arrow-up"))
+        self.previous.setAutoRaise(True)
+        self.previous.setToolTip("Previous match (Shift+Enter)")
+        self.next = QToolButton(self)
+        self.next.setIcon(qtawesome.icon("mdi6.arrow-down"))
+        self.next.setAutoRaise(True)
+        self.next.setToolTip("Next match (Enter)")
+        self.count = QLabel(self)
+        self.count.setMinimumWidth(self.fontMetrics().horizontalAdvance("No results") + 8)
+        close = QToolButton(self)
+        close.setIcon(qtawesome.icon("mdi6.close"))
+        close.setAutoRaise(True)
+        close.setToolTip("Close (Esc)")
+        close.clicked.connect(self.close_bar)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 2, 4, 2)
+        row.setSpacing(2)
+        row.addWidget(self.field, 1)
+        row.addWidget(self.case)
+        row.addWidget(self.count)
+        row.addWidget(self.previous)
+        row.addWidget(self.next)
+        row.addWidget(close)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.close_bar()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.previous.click()
+            else:
+                self.next.click()
+            return
+        super().keyPressEvent(event)
+
+    def close_bar(self) -> None:
+        self.hide()
+        self.closed.emit()
+
+
 class ScriptEditorPanel(QWidget):
     """The Script dock. Construct with the document; it follows the document from then on.
 
-    Actions for the window's menus: `format_action` (Ctrl+Shift+I), `next_problem_action` (F8),
-    `previous_problem_action` (Shift+F8).
+    Actions for the window's menus: `find_action` (Ctrl+F), `find_next_action` (F3),
+    `find_previous_action` (Shift+F3), `go_to_line_action` (Ctrl+G), `format_action`
+    (Ctrl+Shift+I), `next_problem_action` (F8), `previous_problem_action` (Shift+F8).
     """
 
     #: the cursor moved (1-based line and column), for a status bar
@@ -561,6 +626,9 @@ class ScriptEditorPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        self.find_bar = FindBar(self)
+        self.find_bar.hide()
+        layout.addWidget(self.find_bar)
         layout.addWidget(self.editor, 1)
         layout.addLayout(status_row)
 
@@ -583,14 +651,39 @@ class ScriptEditorPanel(QWidget):
         )
         self.previous_problem_action.setShortcut(QKeySequence("Shift+F8"))
         self.previous_problem_action.triggered.connect(lambda: self.go_to_problem(-1))
-        # Format while editing the JSON; F8 / Shift+F8 from anywhere in the window (as in
-        # VS Code), while this dock is shown.
-        self.format_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.find_action = QAction(qtawesome.icon("mdi6.magnify"), "Find in Script…", self)
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.triggered.connect(self.show_find)
+        self.find_next_action = QAction("Find Next", self)
+        self.find_next_action.setShortcut(QKeySequence.StandardKey.FindNext)
+        self.find_next_action.triggered.connect(lambda: self.find_text(+1))
+        self.find_previous_action = QAction("Find Previous", self)
+        self.find_previous_action.setShortcut(QKeySequence.StandardKey.FindPrevious)
+        self.find_previous_action.triggered.connect(lambda: self.find_text(-1))
+        self.go_to_line_action = QAction(
+            qtawesome.icon("mdi6.format-list-numbered"), "Go to Line…", self
+        )
+        self.go_to_line_action.setShortcut(QKeySequence("Ctrl+G"))
+        self.go_to_line_action.triggered.connect(self.ask_line)
+        # Find, go to line and format while in this dock; F8 / Shift+F8 from anywhere in the
+        # window (as in VS Code), while this dock is shown.
+        local = (
+            self.find_action,
+            self.find_next_action,
+            self.find_previous_action,
+            self.go_to_line_action,
+            self.format_action,
+        )
+        for action in local:
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         for action in (self.next_problem_action, self.previous_problem_action):
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.addActions(
-            [self.format_action, self.next_problem_action, self.previous_problem_action]
-        )
+        self.addActions([*local, self.next_problem_action, self.previous_problem_action])
+        self.find_bar.next.clicked.connect(lambda: self.find_text(+1))
+        self.find_bar.previous.clicked.connect(lambda: self.find_text(-1))
+        self.find_bar.field.textChanged.connect(self._find_as_you_type)
+        self.find_bar.case.toggled.connect(lambda _on: self._find_as_you_type())
+        self.find_bar.closed.connect(lambda: self.editor.setFocus())
 
         self.editor.document().contentsChange.connect(self._edited)
         self.editor.textChanged.connect(self._typed)
@@ -824,6 +917,74 @@ class ScriptEditorPanel(QWidget):
         if not viewport.contains(rect.topLeft()) or not viewport.contains(rect.bottomLeft()):
             self.editor.centerCursor()
 
+    # ---- find and go to line ------------------------------------------------------------------
+
+    def show_find(self) -> None:
+        """Open the find bar with the selected text (if any) and select its text."""
+        selected = self.editor.textCursor().selectedText()
+        if selected and "\u2029" not in selected:
+            self.find_bar.field.setText(selected)
+        self.find_bar.show()
+        self.find_bar.field.setFocus()
+        self.find_bar.field.selectAll()
+
+    def _haystack(self) -> tuple[str, str]:
+        needle = self.find_bar.field.text()
+        if self.find_bar.case.isChecked():
+            return self._shown, needle
+        return self._shown.lower(), needle.lower()
+
+    def find_text(self, step: int, from_start_of_selection: bool = False) -> bool:
+        """Select the next (+1) or previous (-1) match, wrapping around; False when none."""
+        text, needle = self._haystack()
+        if not needle:
+            self.find_bar.count.setText("")
+            return False
+        cursor = self.editor.textCursor()
+        to_python = self._map.to_python
+        if step > 0:
+            here = to_python(
+                cursor.selectionStart() if from_start_of_selection else cursor.selectionEnd()
+            )
+            at = text.find(needle, here)
+            if at < 0:
+                at = text.find(needle)
+        else:
+            at = text.rfind(needle, 0, max(0, to_python(cursor.selectionStart())))
+            if at < 0:
+                at = text.rfind(needle)
+        if at < 0:
+            self.find_bar.count.setText("No results")
+            return False
+        start, end = self._map.to_qt(at), self._map.to_qt(at + len(needle))
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        self.editor.setTextCursor(cursor)
+        self._center_if_hidden()
+        total = text.count(needle)
+        self.find_bar.count.setText(f"{text.count(needle, 0, at) + 1} of {total}")
+        return True
+
+    def _find_as_you_type(self) -> None:
+        self.find_text(+1, from_start_of_selection=True)
+
+    def ask_line(self) -> None:
+        lines = self.editor.blockCount()
+        current = self.editor.textCursor().blockNumber() + 1
+        line, ok = QInputDialog.getInt(self, "Go to Line", f"Line (1–{lines}):", current, 1, lines)
+        if ok:
+            self.go_to_line(line)
+
+    def go_to_line(self, line: int, column: int = 1) -> None:
+        """Put the cursor on a 1-based line and column (clamped) and show it."""
+        document = self.editor.document()
+        block = document.findBlockByNumber(max(0, min(line - 1, document.blockCount() - 1)))
+        cursor = self.editor.textCursor()
+        cursor.setPosition(block.position() + max(0, min(column - 1, block.length() - 1)))
+        self.editor.setTextCursor(cursor)
+        self._center_if_hidden()
+        self.editor.setFocus()
+
     # ---- status and menu -------------------------------------------------------------------------
 
     def _update_status(self) -> None:
@@ -887,6 +1048,8 @@ class ScriptEditorPanel(QWidget):
         select_all.setShortcut(QKeySequence.StandardKey.SelectAll)
         select_all.triggered.connect(self.editor.selectAll)
         menu.addSeparator()
+        menu.addAction(self.find_action)
+        menu.addAction(self.go_to_line_action)
         self.format_action.setEnabled(self.document.parse_error is None)
         menu.addAction(self.format_action)
         menu.addAction(self.next_problem_action)

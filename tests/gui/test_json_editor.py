@@ -342,3 +342,35 @@ def test_every_kind_of_edit_reaches_the_document_exactly(panel, doc):
     QTest.keyClick(editor, Qt.Key.Key_Backtab)
     assert doc.text == raw() and doc.text.startswith("{")
     assert doc.parse_error is None
+
+
+def test_find_bar_finds_matches_wraps_and_counts(panel, doc, qtbot):
+    panel.editor.setFocus()
+    QTest.keyClick(panel.editor, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert panel.find_bar.isVisible()
+    assert panel.find_bar.field.hasFocus()
+    QTest.keyClicks(panel.find_bar.field, "HELLO")  # case-insensitive by default
+    first = doc.text.index("hello 0")
+    cursor = panel.editor.textCursor()
+    assert (cursor.selectionStart(), cursor.selectionEnd()) == (first, first + 5)
+    assert panel.find_bar.count.text() == "1 of 2"
+    QTest.keyClick(panel.find_bar.field, Qt.Key.Key_Return)
+    assert panel.editor.textCursor().selectionStart() == doc.text.index("hello 1")
+    assert panel.find_bar.count.text() == "2 of 2"
+    QTest.keyClick(panel.find_bar.field, Qt.Key.Key_Return)  # wraps to the first
+    assert panel.editor.textCursor().selectionStart() == first
+    QTest.keyClick(panel.find_bar.field, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert panel.editor.textCursor().selectionStart() == doc.text.index("hello 1")
+    panel.find_bar.case.setChecked(True)  # HELLO with matching case: none
+    assert panel.find_bar.count.text() == "No results"
+    QTest.keyClick(panel.find_bar.field, Qt.Key.Key_Escape)
+    assert not panel.find_bar.isVisible()
+    assert doc.undo_stack.count() == 0  # finding never edits
+
+
+def test_go_to_line_puts_the_cursor_on_that_line(panel, doc):
+    panel.go_to_line(5, 3)
+    cursor = panel.editor.textCursor()
+    assert (cursor.blockNumber(), cursor.positionInBlock()) == (4, 2)
+    panel.go_to_line(10_000)
+    assert panel.editor.textCursor().blockNumber() == panel.editor.blockCount() - 1
