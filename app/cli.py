@@ -347,16 +347,9 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 
 
 def _cmd_studio(args: argparse.Namespace) -> int:
-    try:
-        from app.studio.main import run_studio
-    except ImportError:
-        print(
-            "Reelsmith studio: the desktop editor is not part of this build yet.\n"
-            "The command line works today:\n"
-        )
-        build_parser().print_help()
-        return EXIT_OK
-    return int(run_studio(args.file))
+    from app.studio.main import run_studio
+
+    return int(run_studio(Path(args.file) if args.file else None))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
