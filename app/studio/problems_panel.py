@@ -138,7 +138,7 @@ class ProblemsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == PROBLEM:
             return self.icon(problem.severity)
         if role == Qt.ItemDataRole.ToolTipRole:
-            label = "Error" if problem.is_error else "Warning"
+            label = f"{'Error' if problem.is_error else 'Warning'} ({problem.code})"
             path = problem.path_text or "(the whole script)"
             place = f"Line {where.line}, column {where.column}"
             return f"{label}: {problem.message}\nPath: {path}\n{place}"
@@ -256,9 +256,14 @@ class ProblemsPanel(QWidget):
         columns.setSectionResizeMode(LINE, QHeaderView.ResizeMode.ResizeToContents)
         columns.setSectionResizeMode(CODE, QHeaderView.ResizeMode.Interactive)
         metrics = self.fontMetrics()
-        columns.resizeSection(WHERE, metrics.horizontalAdvance("scene 000 › element 0 › font_size"))
+        self._where_width = metrics.horizontalAdvance("scene 000 › element 0 › font_size")
+        columns.resizeSection(WHERE, self._where_width)
         columns.resizeSection(CODE, metrics.horizontalAdvance("SCHEMA_VALIDATION_ERROR  "))
         columns.setMinimumSectionSize(metrics.horizontalAdvance("Line") + 24)
+        # The code is in each row's tooltip; the column is one right-click away.
+        self.view.setColumnHidden(CODE, True)
+        columns.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        columns.customContextMenuRequested.connect(self._header_menu)
 
         self.empty = QLabel(self)
         self.empty.setObjectName("problemsEmpty")
@@ -405,6 +410,22 @@ class ProblemsPanel(QWidget):
         self.copy_action.setEnabled(self.proxy.rowCount() > 0)
         menu.exec(self.view.viewport().mapToGlobal(pos))
         menu.deleteLater()
+
+    def _header_menu(self, pos: Any) -> None:
+        menu = QMenu(self)
+        for column in (WHERE, LINE, CODE):
+            action = menu.addAction(COLUMNS[column])
+            action.setCheckable(True)
+            action.setChecked(not self.view.isColumnHidden(column))
+            action.toggled.connect(lambda on, c=column: self.view.setColumnHidden(c, not on))
+        menu.exec(self.view.header().viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        # In a narrow dock the message keeps most of the width: "Where" takes at most 35 %.
+        width = self.view.viewport().width()
+        self.view.header().resizeSection(WHERE, max(90, min(self._where_width, width * 35 // 100)))
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
