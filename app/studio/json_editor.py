@@ -771,12 +771,20 @@ class ScriptEditorPanel(QWidget):
         old_map = self._map
         start = old_map.to_qt(prefix)
         end = old_map.to_qt(len(old) - suffix)
-        cursor = QTextCursor(self.editor.document())
+        document = self.editor.document()
+        # Keep the line at the top of the view there, even when lines change above it.
+        top = QTextCursor(document)
+        top.setPosition(self.editor.firstVisibleBlock().position())
+        bar = self.editor.verticalScrollBar()
+        top_line, scrolled = top.blockNumber(), bar.value()
+        cursor = QTextCursor(document)
         cursor.beginEditBlock()
         cursor.setPosition(start)
         cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
         cursor.insertText(new[prefix : len(new) - suffix])
         cursor.endEditBlock()
+        if top.blockNumber() != top_line:
+            bar.setValue(scrolled + top.blockNumber() - top_line)
 
     def format_text(self) -> None:
         """Re-indent the script canonically (one undo step), when it is JSON."""

@@ -374,3 +374,23 @@ def test_go_to_line_puts_the_cursor_on_that_line(panel, doc):
     assert (cursor.blockNumber(), cursor.positionInBlock()) == (4, 2)
     panel.go_to_line(10_000)
     assert panel.editor.textCursor().blockNumber() == panel.editor.blockCount() - 1
+
+
+def test_lines_inserted_above_the_view_do_not_move_what_is_shown(qtbot):
+    document = ScriptDocument(dumps(_script(60)))
+    try:
+        widget = ScriptEditorPanel(document)
+        qtbot.addWidget(widget)
+        widget.resize(600, 300)
+        widget.show()
+        qtbot.waitExposed(widget)
+        editor = widget.editor
+        editor.verticalScrollBar().setValue(400)
+        shown = editor.firstVisibleBlock().text()
+        _put_cursor(widget, editor.firstVisibleBlock().position())
+        document.insert(("scenes", 1), {"name": "New", "duration": 1}, "Add scene")
+        assert editor.firstVisibleBlock().text() == shown
+        document.undo_stack.undo()
+        assert editor.firstVisibleBlock().text() == shown
+    finally:
+        document.close()
