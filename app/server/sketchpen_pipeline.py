@@ -41,7 +41,7 @@ import httpx
 
 from app.server import drafting
 from app.server.config import ServiceConfig
-from app.server.sketchpen_store import Ended, SketchStore, Video
+from app.server.sketchpen_store import Delivery, Ended, SketchStore, Video
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,17 @@ def callback_body(video: Video) -> bytes:
 
 
 class CallbackSender:
-    """Signed POSTs to the account's active registrations for the event; retries on the
-    configured delays (1, 2, 4, 8, 16 s), same bytes each time. Deliveries live in memory: one
-    pending when the service stops is dropped (the studio confirms state by polling anyway)."""
+    """Signed POSTs to the account's active registrations for the event (spec §11).
+
+    Each delivery is first written to `sketchpen_deliveries` with its exact body bytes and
+    signature, then sent on its own thread; a failed attempt (no 2xx, or no answer within
+    `webhook_timeout`) is retried after the configured delays (1, 2, 4, 8, 16 s), same bytes
+    each time, and each attempt is recorded. Deliveries still pending when the service stops
+    are resumed on the next start, after the delay their attempt count calls for. A delivery
+    whose registration was deleted (or deactivated) meanwhile is dropped, not sent. An attempt
+    in flight at the moment the process dies may be sent again after the restart: receivers
+    de-duplicate on (`video_id`, `event`), as §11 asks.
+    """
 
     def __init__(self, store: SketchStore, config: ServiceConfig) -> None:
         self.store = store
@@ -110,41 +118,74 @@ class CallbackSender:
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """Resume the deliveries a previous process left pending."""
+        for delivery in self.store.deliveries(state="pending"):
+            self._spawn(delivery)
+
     def video_ended(self, video: Video) -> None:
+        """Queue (persist, then send) one delivery per active registration for the event."""
         event = "video.completed" if video.status == "completed" else "video.failed"
         body = callback_body(video)
         for callback in self.store.list_callbacks(video.account_id, event):
-            thread = threading.Thread(
-                target=self._deliver,
-                args=(callback.url, callback.secret, body),
-                name=f"sketchpen-callback-{callback.id}",
-                daemon=True,
+            delivery = self.store.add_delivery(
+                callback, video.id, body, sign(callback.secret, body)
             )
-            with self._lock:
-                if self._stop.is_set():
-                    return
-                self._threads.add(thread)
-            thread.start()
+            self._spawn(delivery)
 
-    def _deliver(self, url: str, secret: str, body: bytes) -> None:
+    def _spawn(self, delivery: Delivery) -> None:
+        thread = threading.Thread(
+            target=self._deliver,
+            args=(delivery,),
+            name=f"sketchpen-callback-{delivery.id}",
+            daemon=True,
+        )
+        with self._lock:
+            if self._stop.is_set():
+                return  # stays pending: the next start sends it
+            self._threads.add(thread)
+        thread.start()
+
+    def _deliver(self, delivery: Delivery) -> None:
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(secret, body),
+            SIGNATURE_HEADER: delivery.signature,
             "User-Agent": "reelsmith-local-service",
         }
         delays = self.config.webhook_delays
+        attempt = delivery.attempts
         try:
             with httpx.Client(timeout=self.config.webhook_timeout, follow_redirects=False) as c:
-                for attempt in range(len(delays) + 1):
+                while attempt <= len(delays):
                     if attempt and self._stop.wait(delays[attempt - 1]):
                         return
+                    if self._stop.is_set():
+                        return
+                    if not self.store.callback_active(delivery.callback_id):
+                        self.store.drop_delivery(delivery.id, "The registration was deleted")
+                        return
+                    attempt += 1
+                    status: int | None = None
+                    error: str | None = None
                     try:
-                        if 200 <= c.post(url, content=body, headers=headers).status_code < 300:
-                            return
+                        answer = c.post(delivery.url, content=delivery.body, headers=headers)
+                        status = answer.status_code
                     except httpx.HTTPError as exc:
-                        log.info("callback to %s failed: %s", url, exc)
+                        error = f"{type(exc).__name__}: {exc}"[:500]
+                        log.info("callback to %s failed: %s", delivery.url, exc)
+                    if status is not None and 200 <= status < 300:
+                        self.store.record_attempt(
+                            delivery.id, state="delivered", status=status, error=None
+                        )
+                        return
+                    self.store.record_attempt(
+                        delivery.id,
+                        state="failed" if attempt > len(delays) else "pending",
+                        status=status,
+                        error=error or f"HTTP {status}",
+                    )
         except Exception:
-            log.exception("callback delivery to %s crashed", url)
+            log.exception("callback delivery %s to %s crashed", delivery.id, delivery.url)
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
@@ -174,6 +215,7 @@ class DraftRunner:
         return self.config.sketchpen_dir / "videos" / video_id
 
     def start(self) -> list[Ended]:
+        self.callbacks.start()  # before reconciling, whose own deliveries are sent at once
         reconciled = self._reconcile()
         for index in range(max(1, self.config.sketchpen_workers)):
             thread = threading.Thread(target=self._work, name=f"sketchpen-{index}", daemon=True)

@@ -130,6 +130,21 @@ CREATE TABLE IF NOT EXISTS sketchpen_callbacks (
     seq INTEGER NOT NULL,
     UNIQUE (account_id, url, event)
 );
+CREATE TABLE IF NOT EXISTS sketchpen_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    callback_id TEXT NOT NULL,
+    video_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body BLOB NOT NULL,
+    signature TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'delivered', 'failed', 'dropped')),
+    last_status INTEGER,
+    last_error TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sketchpen_deliveries_state ON sketchpen_deliveries(state, id);
 """
 
 
@@ -230,6 +245,24 @@ class Callback:
     event: str
     secret: str
     is_active: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One callback POST to make: the exact body bytes and their signature, so every attempt,
+    in this process or after a restart, sends identical bytes (spec §11)."""
+
+    id: int
+    callback_id: str
+    video_id: str
+    url: str
+    body: bytes
+    signature: str
+    attempts: int
+    state: str
+    last_status: int | None
+    last_error: str | None
     created_at: str
 
 
@@ -828,3 +861,61 @@ class SketchStore:
                 (callback_id, account_id),
             )
             return cursor.rowcount == 1
+
+    # -- callback deliveries (persisted: pending ones resume on the next start) ---------------
+
+    def add_delivery(
+        self, callback: Callback, video_id: str, body: bytes, signature: str
+    ) -> Delivery:
+        with self._tx() as conn:
+            cursor = conn.execute(
+                "INSERT INTO sketchpen_deliveries (callback_id, video_id, url, body, signature,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (callback.id, video_id, callback.url, body, signature, now_iso()),
+            )
+            delivery_id = cursor.lastrowid
+        assert delivery_id is not None
+        return self.deliveries(delivery_id=delivery_id)[0]
+
+    def deliveries(
+        self,
+        *,
+        state: str | None = None,
+        video_id: str | None = None,
+        delivery_id: int | None = None,
+    ) -> list[Delivery]:
+        sql = "SELECT * FROM sketchpen_deliveries WHERE 1 = 1"
+        params: list[Any] = []
+        for column, value in (("state", state), ("video_id", video_id), ("id", delivery_id)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
+        return [Delivery(**{**dict(row), "body": bytes(row["body"])}) for row in rows]
+
+    def record_attempt(
+        self, delivery_id: int, *, state: str, status: int | None, error: str | None
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE sketchpen_deliveries SET attempts = attempts + 1, state = ?,"
+                " last_status = ?, last_error = ? WHERE id = ?",
+                (state, status, error, delivery_id),
+            )
+
+    def drop_delivery(self, delivery_id: int, reason: str) -> None:
+        """A pending delivery whose registration was deleted or deactivated is not sent."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE sketchpen_deliveries SET state = 'dropped', last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (reason, delivery_id),
+            )
+
+    def callback_active(self, callback_id: str) -> bool:
+        row = (
+            self._conn()
+            .execute("SELECT is_active FROM sketchpen_callbacks WHERE id = ?", (callback_id,))
+            .fetchone()
+        )
+        return row is not None and bool(row["is_active"])

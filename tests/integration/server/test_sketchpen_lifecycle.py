@@ -392,3 +392,54 @@ def test_failed_videos_call_back_and_deliveries_are_retried_with_the_same_bytes(
     assert len(bodies) == 1  # one payload, retried byte for byte
     payload = json.loads(bodies.pop())
     assert payload["event"] == "video.failed" and payload["data"]["video_url"] is None
+
+
+def test_pending_deliveries_survive_a_restart_and_resume_with_the_same_bytes(
+    start_service: Callable[..., Running],
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    """A delivery still waiting for its retry when the service stops is sent by the next start
+    (same body and signature); one whose registration was deleted meanwhile is dropped."""
+    sp = open_sketch(start_service, webhook_delays=(60.0,))
+    url, received = receiver
+    port = url.split(":")[-1].split("/")[0]
+    kept, deleted = url.replace("/hook", "/kept"), url.replace("/hook", "/deleted")
+    ids = {}
+    for hook in (kept, deleted):
+        made = sp.call("POST", "/callbacks", json={"url": hook, "event": "video.completed"})
+        ids[hook] = made.json()["id"]
+        _Receiver.failures[f"{port}/{hook.rsplit('/', 1)[1]}"] = 1
+    secret = sp.call("GET", "/callbacks").json()[0]["secret"]
+    draft = sp.draft()
+    sp.approve(draft["id"])
+    sp.wait(draft["id"], "completed")
+    deadline = time.monotonic() + 10
+    while len(received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # each got its first 500; the retries wait a minute
+    assert sorted(h["X-Test-Path"] for h, _ in received) == ["/deleted", "/kept"]
+    pending = sp.store.deliveries(state="pending")
+    assert [(d.url, d.attempts, d.last_status) for d in pending] == [
+        (kept, 1, 500),
+        (deleted, 1, 500),
+    ]
+    assert sp.call("DELETE", f"/callbacks/{ids[deleted]}").status_code == 204
+
+    folder = sp.config.data_dir
+    sp.running.thread.stop()  # the one-minute waits are abandoned, the rows stay pending
+    after = start_service(data_dir=folder, webhook_delays=(0.05,))
+    store = after.thread.app.state.sketchpen.store
+    deadline = time.monotonic() + 10
+    while len(received) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # nothing more may arrive
+    assert [h["X-Test-Path"] for h, _ in received[2:]] == ["/kept"]
+    first = next(body for h, body in received if h["X-Test-Path"] == "/kept")
+    headers, body = received[2]
+    assert body == first  # the same bytes, hence the same signature
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Sketchpen-Signature"] == expected
+    assert {(d.url, d.state, d.attempts) for d in store.deliveries(video_id=draft["id"])} == {
+        (kept, "delivered", 2),
+        (deleted, "dropped", 1),
+    }
