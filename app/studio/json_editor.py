@@ -226,14 +226,16 @@ class JsonTextEdit(QPlainTextEdit):
         per validation (their cursors follow the text), not on every cursor move."""
         if rebuild_marks or self._mark_selections is None:
             theme = theme_for(self.palette())
-            colors = {"error": QColor(theme.error), "warning": QColor(theme.warning)}
+            formats = {}
+            for severity, color in (("error", theme.error), ("warning", theme.warning)):
+                fmt = QTextCharFormat()
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(QColor(color))
+                formats[severity] = fmt
             built = []
             for mark in self.marks:
                 selection = QTextEdit.ExtraSelection()
-                fmt = QTextCharFormat()
-                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-                fmt.setUnderlineColor(colors["error" if mark.problem.is_error else "warning"])
-                selection.format = fmt
+                selection.format = formats["error" if mark.problem.is_error else "warning"]
                 selection.cursor = mark.cursor
                 built.append(selection)
             self._mark_selections = built

@@ -18,7 +18,6 @@ from PySide6.QtCore import (
     QEvent,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -45,7 +44,6 @@ from app.studio.json_highlighter import theme_for
 
 #: the role holding a row's `Problem`
 ProblemRole = Qt.ItemDataRole.UserRole + 1
-_SortRole = Qt.ItemDataRole.UserRole + 2
 
 COLUMNS = ("Problem", "Where", "Line", "Code")
 PROBLEM, WHERE, LINE, CODE = range(4)
@@ -77,12 +75,20 @@ def counts_text(errors: int, warnings: int) -> str:
 
 
 class ProblemsModel(QAbstractTableModel):
-    """Rows of (problem, location) for one validation."""
+    """The rows of one validation, filtered and sorted here in Python (sorting with keys on a
+    list costs milliseconds for thousands of rows; a proxy would call back into Python for
+    every comparison)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._all: list[tuple[Problem, Location]] = []
         self._rows: list[tuple[Problem, Location]] = []
         self._icons: dict[str, QIcon] = {}
+        self.show_errors = True
+        self.show_warnings = True
+        self.text = ""
+        self.sort_column = LINE
+        self.sort_order = Qt.SortOrder.AscendingOrder
         self.set_palette(QGuiApplication.palette())
 
     def set_palette(self, palette: QPalette) -> None:
@@ -98,12 +104,45 @@ class ProblemsModel(QAbstractTableModel):
         return self._icons["error" if severity == "error" else "warning"]
 
     def set_rows(self, rows: list[tuple[Problem, Location]]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+        self._all = list(rows)
+        self._refresh()
 
-    def rows(self) -> list[tuple[Problem, Location]]:
+    def set_filter(self, errors: bool, warnings: bool, text: str) -> None:
+        self.show_errors, self.show_warnings, self.text = errors, warnings, text.strip().lower()
+        self._refresh()
+
+    def all_rows(self) -> list[tuple[Problem, Location]]:
+        return list(self._all)
+
+    def visible_rows(self) -> list[tuple[Problem, Location]]:
+        """The rows as shown: filtered and sorted."""
         return list(self._rows)
+
+    def problem(self, row: int) -> Problem | None:
+        return self._rows[row][0] if 0 <= row < len(self._rows) else None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sort_column, self.sort_order = column, order
+        self._refresh()
+
+    def _accepts(self, problem: Problem) -> bool:
+        if not (self.show_errors if problem.is_error else self.show_warnings):
+            return False
+        if not self.text:
+            return True
+        haystack = " ".join(
+            (problem.message, describe(problem.path), problem.path_text, problem.code)
+        ).lower()
+        return all(word in haystack for word in self.text.split())
+
+    def _refresh(self) -> None:
+        rows = [row for row in self._all if self._accepts(row[0])]
+        rows.sort(key=_SORT_KEYS[self.sort_column])
+        if self.sort_order == Qt.SortOrder.DescendingOrder:
+            rows.reverse()
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
@@ -146,15 +185,6 @@ class ProblemsModel(QAbstractTableModel):
             return f"{problem.severity}: {problem.message}"
         if role == ProblemRole:
             return problem
-        if role == _SortRole:
-            position = (where.start, where.end)
-            if column == PROBLEM:
-                return (0 if problem.is_error else 1, *position)
-            if column == WHERE:
-                return (_path_key(problem.path), *position)
-            if column == LINE:
-                return position
-            return (problem.code, *position)
         return None
 
 
@@ -163,40 +193,12 @@ def _path_key(path: Path) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, part) if isinstance(part, int) else (1, part) for part in path)
 
 
-class _Filter(QSortFilterProxyModel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.show_errors = True
-        self.show_warnings = True
-        self.text = ""
-        self.setSortRole(_SortRole)
-
-    def set_filter(self, errors: bool, warnings: bool, text: str) -> None:
-        self.beginFilterChange()
-        self.show_errors, self.show_warnings, self.text = errors, warnings, text.strip().lower()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(
-        self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex
-    ) -> bool:
-        model = self.sourceModel()
-        problem: Problem = model.index(source_row, 0, source_parent).data(ProblemRole)
-        if not (self.show_errors if problem.is_error else self.show_warnings):
-            return False
-        if not self.text:
-            return True
-        haystack = " ".join(
-            (problem.message, describe(problem.path), problem.path_text, problem.code)
-        ).lower()
-        return all(word in haystack for word in self.text.split())
-
-    def lessThan(
-        self,
-        left: QModelIndex | QPersistentModelIndex,
-        right: QModelIndex | QPersistentModelIndex,
-    ) -> bool:
-        a, b = left.data(_SortRole), right.data(_SortRole)
-        return bool(a < b)
+_SORT_KEYS: dict[int, Any] = {
+    PROBLEM: lambda row: (0 if row[0].is_error else 1, row[1].start, row[1].end),
+    WHERE: lambda row: (_path_key(row[0].path), row[1].start),
+    LINE: lambda row: (row[1].start, row[1].end),
+    CODE: lambda row: (row[0].code, row[1].start),
+}
 
 
 class ProblemsPanel(QWidget):
@@ -209,8 +211,6 @@ class ProblemsPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.model = ProblemsModel(self)
-        self.proxy = _Filter(self)
-        self.proxy.setSourceModel(self.model)
 
         self.counts = QLabel("Checking…", self)
         self.counts.setObjectName("problemsCounts")
@@ -239,7 +239,7 @@ class ProblemsPanel(QWidget):
 
         self.view = QTreeView(self)
         self.view.setObjectName("problemsView")
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
@@ -329,15 +329,15 @@ class ProblemsPanel(QWidget):
         return (problem.path, problem.message) if problem is not None else None
 
     def _restore_current(self, key: tuple[Path, str]) -> None:
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
+        for row in range(self.model.rowCount()):
+            index = self.model.index(row, 0)
             problem = index.data(ProblemRole)
             if (problem.path, problem.message) == key:
                 self.view.setCurrentIndex(index)
                 return
 
     def _refilter(self) -> None:
-        self.proxy.set_filter(
+        self.model.set_filter(
             self.errors_button.isChecked(),
             self.warnings_button.isChecked(),
             self.filter_edit.text(),
@@ -345,11 +345,11 @@ class ProblemsPanel(QWidget):
         self._update_header()
 
     def _update_header(self) -> None:
-        rows = self.model.rows()
+        rows = self.model.all_rows()
         errors = sum(1 for problem, _ in rows if problem.is_error)
         warnings = len(rows) - errors
         text = counts_text(errors, warnings)
-        shown = self.proxy.rowCount()
+        shown = self.model.rowCount()
         if rows and shown != len(rows):
             text += f" ({shown} shown)"
         if self.document.validation is None:
@@ -376,7 +376,7 @@ class ProblemsPanel(QWidget):
 
     def problems(self) -> list[Problem]:
         """The problems in the order shown (after sorting and filtering)."""
-        return [self.proxy.index(row, 0).data(ProblemRole) for row in range(self.proxy.rowCount())]
+        return [row[0] for row in self.model.visible_rows()]
 
     def activate(self, index: QModelIndex) -> None:
         """Select the problem's scene or element, focused on the problem's path."""
@@ -392,9 +392,9 @@ class ProblemsPanel(QWidget):
             rows = [self.view.currentIndex().row()]
         lines = []
         for row in rows:
-            index = self.proxy.index(row, 0)
+            index = self.model.index(row, 0)
             problem: Problem = index.data(ProblemRole)
-            line = self.proxy.index(row, LINE).data()
+            line = self.model.index(row, LINE).data()
             where = problem.path_text or "(script)"
             lines.append(f"{problem.severity}\t{problem.message}\t{where}\t{line}\t{problem.code}")
         if lines:
@@ -407,7 +407,7 @@ class ProblemsPanel(QWidget):
             go = menu.addAction(qtawesome.icon("mdi6.target"), "Show in Script")
             go.triggered.connect(lambda: self.activate(index))
         menu.addAction(self.copy_action)
-        self.copy_action.setEnabled(self.proxy.rowCount() > 0)
+        self.copy_action.setEnabled(self.model.rowCount() > 0)
         menu.exec(self.view.viewport().mapToGlobal(pos))
         menu.deleteLater()
 

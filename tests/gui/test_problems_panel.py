@@ -51,8 +51,8 @@ def panel(doc, qtbot):
 
 
 def _row_of(panel: ProblemsPanel, path) -> int:
-    for row in range(panel.proxy.rowCount()):
-        if panel.proxy.index(row, 0).data(Qt.ItemDataRole.UserRole + 1).path == path:
+    for row in range(panel.model.rowCount()):
+        if panel.model.index(row, 0).data(Qt.ItemDataRole.UserRole + 1).path == path:
             return row
     raise AssertionError(f"no row for {path}")
 
@@ -62,13 +62,13 @@ def test_lists_every_problem_with_its_place_and_counts_them(panel, doc):
     assert panel.errors_button.text() == "3" and panel.warnings_button.text() == "1"
     assert len(panel.problems()) == 4
     row = _row_of(panel, ("scenes", 1, "elements", 0, "font_size"))
-    where = panel.proxy.index(row, 1).data()
+    where = panel.model.index(row, 1).data()
     assert where == "scene 2 › element 1 › font_size"
     validation = doc.validation
     (problem,) = validation.at(("scenes", 1, "elements", 0, "font_size"))
     location = validation.location(problem)
-    assert panel.proxy.index(row, LINE).data() == f"{location.line}:{location.column}"
-    assert "Number must be greater" in panel.proxy.index(row, PROBLEM).data()
+    assert panel.model.index(row, LINE).data() == f"{location.line}:{location.column}"
+    assert "Number must be greater" in panel.model.index(row, PROBLEM).data()
 
 
 def test_follows_new_validations(panel, doc, qtbot):
@@ -103,13 +103,13 @@ def test_sorts_by_severity_and_by_line(panel):
     panel.view.sortByColumn(PROBLEM, Qt.SortOrder.AscendingOrder)
     assert [p.severity for p in panel.problems()] == ["error", "error", "error", "warning"]
     panel.view.sortByColumn(LINE, Qt.SortOrder.DescendingOrder)
-    lines = [int(panel.proxy.index(r, LINE).data().split(":")[0]) for r in range(4)]
+    lines = [int(panel.model.index(r, LINE).data().split(":")[0]) for r in range(4)]
     assert lines == sorted(lines, reverse=True)
 
 
 def test_clicking_a_problem_selects_its_element_focused_on_its_path(panel, doc, qtbot):
     row = _row_of(panel, ("scenes", 1, "elements", 0, "font_size"))
-    rect = panel.view.visualRect(panel.proxy.index(row, 0))
+    rect = panel.view.visualRect(panel.model.index(row, 0))
     with (
         qtbot.waitSignal(doc.selection_changed) as selected,
         qtbot.waitSignal(panel.problem_activated) as activated,
@@ -128,7 +128,7 @@ def test_clicking_a_problem_moves_the_json_editor_cursor_to_its_range(panel, doc
     editor.show()
     for path in (("scenes", 1, "duration"), ("quality",)):
         row = _row_of(panel, path)
-        rect = panel.view.visualRect(panel.proxy.index(row, 0))
+        rect = panel.view.visualRect(panel.model.index(row, 0))
         QTest.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         (problem,) = doc.validation.at(path)
         location = doc.validation.location(problem)
@@ -144,7 +144,7 @@ def test_invalid_json_is_listed_and_navigates_to_its_position(panel, doc, qtbot)
     (problem,) = panel.problems()
     assert problem.code == INVALID_JSON
     assert panel.counts.text() == "1 error, 0 warnings"
-    panel.activate(panel.proxy.index(0, 0))
+    panel.activate(panel.model.index(0, 0))
     location = doc.validation.location(problem)
     assert editor.editor.textCursor().position() == location.start
     assert doc.text[location.start] == ","
