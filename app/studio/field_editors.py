@@ -85,6 +85,7 @@ LABELS = {
     "stroke_color": "Outline colour",
     "stroke_width": "Outline width",
     "max_width": "Wrap width",
+    "animation_duration": "Duration",
     "fit": "Fit",
 }
 
@@ -819,7 +820,7 @@ class TextEditor(FieldEditor):
             if isinstance(default, str):
                 placeholder = default
             elif self.spec.nullable:
-                placeholder = self.spec.null_meaning or "none"
+                placeholder = self.spec.null_meaning or "not set"
         self.edit.setPlaceholderText(placeholder)
 
     def _commit(self) -> None:
@@ -1538,6 +1539,8 @@ class FieldRow(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.editor)
         self.stack.addWidget(self.raw)
+        self.raw.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.editor.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.stack.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         self.outline = Outline(self.stack)
         self.reset = QToolButton()
@@ -1574,9 +1577,27 @@ class FieldRow(QWidget):
         self.side.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.side.setFixedHeight(26)
 
+    @property
+    def wide(self) -> bool:
+        """Editors that need the whole width (a path with its probe, several lines of text, a
+        transition's type and duration) get their label on a line of its own."""
+        editor = self.editor
+        if isinstance(editor, SourceEditor | TransitionEditor):
+            return True
+        return isinstance(editor, TextEditor) and isinstance(editor.edit, QPlainTextEdit)
+
     def attach(self, grid: Any, row: int) -> int:
         """Place the row's parts in a grid (label, editor, reset; message below); returns the
         next free grid row."""
+        if self.wide:
+            self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+            grid.addWidget(self.label, row, 0, 1, 3)
+            row += 1
+            grid.addWidget(self.outline, row, 0, 1, 2)
+            grid.addWidget(self.side, row, 2, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(self.message, row + 1, 0, 1, 3)
+            self.label.setMinimumHeight(22)
+            return row + 2
         grid.addWidget(self.label, row, 0, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight)
         grid.addWidget(self.outline, row, 1)
         grid.addWidget(self.side, row, 2, Qt.AlignmentFlag.AlignTop)
@@ -1588,15 +1609,14 @@ class FieldRow(QWidget):
         """Show the document's value (MISSING: absent); never emits."""
         self.value = value
         typed = not self.unknown and self.editor.accepts(value)
-        if typed:
-            self.editor.show_value(value)
-            self.stack.setCurrentWidget(self.editor)
-        else:
-            self.raw.show_value(value)
-            self.stack.setCurrentWidget(self.raw)
-        current = self.stack.currentWidget()
-        if current is not None:
-            self.stack.setFixedHeight(current.sizeHint().height())
+        shown, hidden = (self.editor, self.raw) if typed else (self.raw, self.editor)
+        shown.show_value(value)
+        if self.stack.currentWidget() is not shown:
+            # only the page shown takes space (a 3-line text box must not make raw JSON tall)
+            hidden.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+            shown.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+            self.stack.setCurrentWidget(shown)
+            self.stack.updateGeometry()
         present = value is not MISSING
         if present and (self.unknown or not self.spec.required):
             self.side.setCurrentIndex(0)

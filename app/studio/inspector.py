@@ -462,7 +462,10 @@ class InspectorPanel(QWidget):
             section.add_widget(self.elements)
             column.addWidget(section)
         column.addStretch(1)
-        width = max((row.label.sizeHint().width() for row in self.rows.values()), default=60)
+        width = max(
+            (row.label.sizeHint().width() for row in self.rows.values() if not row.wide),
+            default=60,
+        )
         for section in self.sections.values():
             section.grid.setColumnMinimumWidth(0, width)
         self.scroller.setWidget(content)
@@ -561,8 +564,8 @@ class InspectorPanel(QWidget):
             return
         items = elements if isinstance(elements, list) else []
         texts = [_element_label(e) for e in items]
-        current = [view.item(i).text() for i in range(view.count())]
-        if texts != current:
+        if texts != view.property("labels"):
+            view.setProperty("labels", texts)
             view.clear()
             for j, (text, element) in enumerate(zip(texts, items, strict=True)):
                 kind = element.get("type") if isinstance(element, dict) else None
