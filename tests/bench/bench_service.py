@@ -22,8 +22,8 @@ Phases (each prints requests/s and p50/p90/p99 latency as seen by the client):
    (latency then counts from the scheduled send time). `--client raw` polls over plain asyncio
    streams instead of httpx: httpx costs ~1.2 ms of client CPU per request, so 16 flat-out
    httpx pollers saturate a core of their own and measure mostly their own queueing.
-   `--slow-ms 50` lists the slow requests of this phase in bursts, next to the render jobs
-   that started or ended around them.
+   `--slow-ms 50` lists the slow requests of this phase in bursts, next to the job status
+   changes the pollers saw around them.
 2. Submissions: `--submissions` POST /api/render of a tiny valid script (live key, so the full
    credit-reservation path runs) with a unique Idempotency-Key each, `--submit-concurrency` at a
    time. Design: the render slot is still busy with the phase-1 renders (the queue is FIFO), so
@@ -54,7 +54,6 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +148,11 @@ class Sample:
     machine_busy: float = float("nan")  # share of all cores busy meanwhile (any process)
     # (wall-clock time the request was due, latency) of every request, for --slow-ms.
     timeline: list[tuple[float, float]] = field(default_factory=list)
+    # Job status changes as the pollers saw them: (wall-clock time, "status job-id"), and the
+    # last status seen per job. With 14 jobs polled hundreds of times a second, a change is
+    # seen within a few tens of ms (the jobs' own timestamps have whole seconds only).
+    changes: list[tuple[float, str]] = field(default_factory=list)
+    last_status: dict[str, str] = field(default_factory=dict)
     load_before: float = float("nan")  # 1-minute load average when the phase began
 
     def add(self, kind: str, seconds: float, code: str) -> None:
@@ -393,7 +397,12 @@ async def poll_phase(
             sample.add(kind, latency, code)
             sample.timeline.append((time.time() - (time.perf_counter() - started), latency))
             if code == "200" and params is None:
-                sample.statuses_seen[json.loads(body)["status"]] += 1
+                job = json.loads(body)
+                sample.statuses_seen[job["status"]] += 1
+                previous = sample.last_status.get(job["job_id"])
+                if previous is not None and previous != job["status"]:
+                    sample.changes.append((time.time(), f"{job['status']} {job['job_id'][:8]}"))
+                sample.last_status[job["job_id"]] = job["status"]
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     sample.elapsed = time.perf_counter() - began
@@ -458,24 +467,10 @@ async def cancel_all(
     return codes, time.perf_counter() - began
 
 
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-async def report_slow(
-    client: httpx.AsyncClient, base: str, headers: dict[str, str], sample: Sample, slow: float
-) -> None:
-    """Where the slow requests of a phase fall: grouped into bursts (gaps under 0.5 s), each
-    with the render jobs that started or ended within a second of it (whole-second times)."""
-    jobs = (await client.get(base + "/api/jobs", params={"limit": 100}, headers=headers)).json()[
-        "jobs"
-    ]
-    events = [
-        (_epoch(job[name]), f"{name.removesuffix('_at')} {job['job_id'][:8]}")
-        for job in jobs
-        for name in ("started_at", "completed_at")
-        if job[name]
-    ]
+def report_slow(sample: Sample, slow: float, near: float = 0.5) -> None:
+    """Where the slow requests of a phase fall: grouped into bursts (gaps under 0.5 s), each with
+    the job status changes the pollers saw within `near` seconds of it, and how much of the
+    phase lies that near a change at all (the share of bursts expected there by chance)."""
     slow_ones = sorted((t, latency) for t, latency in sample.timeline if latency > slow)
     print(f"  requests slower than {slow * 1000:.0f} ms: {len(slow_ones)} of {sample.count}")
     bursts: list[list[tuple[float, float]]] = []
@@ -485,14 +480,29 @@ async def report_slow(
         else:
             bursts.append([item])
     began = sample.timeline[0][0] if sample.timeline else 0.0
+    ended = max((t + latency for t, latency in sample.timeline), default=began)
+    close = 0
     for burst in bursts:
         first, last = burst[0][0], burst[-1][0]
-        near = sorted({name for at, name in events if first - 1.0 <= at <= last + 1.0})
+        seen = [name for at, name in sample.changes if first - near <= at <= last + near]
+        close += bool(seen)
         print(
             f"    burst at +{first - began:6.2f} s: {len(burst)} requests over "
             f"{(last - first) * 1000:4.0f} ms, worst {max(x[1] for x in burst) * 1000:6.1f} ms; "
-            f"job events within 1 s: {', '.join(near) or 'none'}"
+            f"job changes within {near:g} s: {', '.join(seen) or 'none'}"
         )
+    # The part of the phase within `near` of some change (merged intervals).
+    covered, reach = 0.0, began
+    for at, _ in sorted(sample.changes):
+        low, high = max(reach, at - near, began), min(at + near, ended)
+        if high > low:
+            covered += high - low
+        reach = max(reach, at + near)
+    share = covered / (ended - began) if ended > began else float("nan")
+    print(
+        f"  job changes seen: {len(sample.changes)}; bursts within {near:g} s of one: {close} of "
+        f"{len(bursts)}; share of the phase within {near:g} s of one: {share * 100:.0f}%"
+    )
 
 
 def pacing(args: argparse.Namespace) -> str:
@@ -642,7 +652,7 @@ async def run_benchmark(
             poll,
         )
         if args.slow_ms > 0:
-            await report_slow(client, base, headers, poll, args.slow_ms / 1000.0)
+            report_slow(poll, args.slow_ms / 1000.0)
         poll_ok = rps >= POLL_TARGET_RPS and p99 <= POLL_TARGET_P99_MS and poll.errors == 0
         print(
             f"  target >= {POLL_TARGET_RPS:.0f} req/s and p99 <= {POLL_TARGET_P99_MS:.0f} ms, "
