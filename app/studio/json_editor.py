@@ -227,10 +227,10 @@ class JsonTextEdit(QPlainTextEdit):
         if rebuild_marks or self._mark_selections is None:
             theme = theme_for(self.palette())
             formats = {}
-            for severity, color in (("error", theme.error), ("warning", theme.warning)):
+            for severity, name in (("error", theme.error), ("warning", theme.warning)):
                 fmt = QTextCharFormat()
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-                fmt.setUnderlineColor(QColor(color))
+                fmt.setUnderlineColor(QColor(name))
                 formats[severity] = fmt
             built = []
             for mark in self.marks:
