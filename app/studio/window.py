@@ -341,57 +341,69 @@ class MainWindow(QMainWindow):
             return dock
 
         place("preview", area.TopDockWidgetArea)
-        scenes = place("scenes", area.LeftDockWidgetArea)
+        place("scenes", area.LeftDockWidgetArea)
         inspector = place("inspector", area.RightDockWidgetArea)
-        variables = docks.get("variables")
+        script, problems, variables = (
+            docks.get("script"),
+            docks.get("problems"),
+            docks.get("variables"),
+        )
+        code = script or problems
+        if code is not None:
+            self.addDockWidget(area.RightDockWidgetArea, code)
+            if inspector is not None:
+                # Split before tabbing: a dock that is already a tab cannot be split.
+                self.splitDockWidget(inspector, code, Qt.Orientation.Vertical)
+            code.show()
+            if script is not None and problems is not None:
+                self.tabifyDockWidget(script, problems)
+                problems.show()
+                script.raise_()
         if variables is not None:
             if inspector is not None:
                 self.tabifyDockWidget(inspector, variables)
                 variables.show()
+                inspector.raise_()
             else:
                 place("variables", area.RightDockWidgetArea)
-        script = docks.get("script")
-        problems = docks.get("problems")
-        first_code = script or problems
-        if first_code is not None:
-            right_top = inspector or variables
-            if right_top is not None:
-                self.addDockWidget(area.RightDockWidgetArea, first_code)
-                self.splitDockWidget(right_top, first_code, Qt.Orientation.Vertical)
-            else:
-                self.addDockWidget(area.RightDockWidgetArea, first_code)
-            first_code.show()
-            if script is not None and problems is not None:
-                self.tabifyDockWidget(script, problems)
-                problems.show()
-            if script is not None:
-                script.raise_()
-        if inspector is not None:
-            inspector.raise_()
-        timeline = place("timeline", area.BottomDockWidgetArea)
-        self._size_default_docks(scenes, timeline, inspector or variables or first_code)
+        place("timeline", area.BottomDockWidgetArea)
+        self._size_default_docks()
 
-    def _size_default_docks(
-        self, scenes: QDockWidget | None, timeline: QDockWidget | None, right: QDockWidget | None
-    ) -> None:
+    def _size_default_docks(self) -> None:
+        """Proportions that suit 1440×900 and 1920×1080 alike: the preview gets the most."""
         width = max(self.width(), 1024)
         height = max(self.height(), 640)
-        side = [
-            (dock, size)
-            for dock, size in ((scenes, int(width * 0.17)), (right, int(width * 0.30)))
-            if dock is not None
+        docks = self.docks
+        horizontal = [
+            (docks.get("scenes"), 0.19),
+            (docks.get("preview"), 0.51),
+            (docks.get("inspector") or docks.get("script"), 0.30),
         ]
-        if side:
+        present = [(d, f) for d, f in horizontal if d is not None]
+        if present:
             self.resizeDocks(
-                [d for d, _ in side], [max(220, s) for _, s in side], Qt.Orientation.Horizontal
+                [d for d, _ in present],
+                [int(width * f) for _, f in present],
+                Qt.Orientation.Horizontal,
             )
-        if timeline is not None:
-            self.resizeDocks([timeline], [int(height * 0.27)], Qt.Orientation.Vertical)
-        right_docks = [self.docks.get(k) for k in ("inspector", "script")]
-        if all(d is not None for d in right_docks):
+        vertical = [
+            (docks.get("preview") or docks.get("scenes"), 0.66),
+            (docks.get("timeline"), 0.26),
+        ]
+        present = [(d, f) for d, f in vertical if d is not None]
+        if present:
             self.resizeDocks(
-                [d for d in right_docks if d is not None],
-                [int(height * 0.36), int(height * 0.34)],
+                [d for d, _ in present],
+                [int(height * f) for _, f in present],
+                Qt.Orientation.Vertical,
+            )
+        right = [(docks.get("inspector"), 0.5), (docks.get("script") or docks.get("problems"), 0.5)]
+        present = [(d, f) for d, f in right if d is not None]
+        if len(present) == 2:
+            column = int(height * 0.62)
+            self.resizeDocks(
+                [d for d, _ in present],
+                [int(column * f) for _, f in present],
                 Qt.Orientation.Vertical,
             )
 
@@ -443,11 +455,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._resize_for_first_show)
 
     def _resize_for_first_show(self) -> None:
-        self._size_default_docks(
-            self.docks.get("scenes"),
-            self.docks.get("timeline"),
-            self.docks.get("inspector") or self.docks.get("variables") or self.docks.get("script"),
-        )
+        self._size_default_docks()
 
     # ----------------------------------------------------------------------------- actions
 
