@@ -338,7 +338,7 @@ def test_the_layout_is_remembered_and_reset(qtbot, tmp_path: Path) -> None:
         pytest.skip("needs two landed panels")
     first, second = LANDED[0].key, LANDED[1].key
     win = make_window(tmp_path, panels=PANELS)
-    win.resize(700, 500)
+    win.resize(790, 600)
     win.show()
     qtbot.waitExposed(win)
     win.docks[first].hide()
@@ -349,7 +349,8 @@ def test_the_layout_is_remembered_and_reset(qtbot, tmp_path: Path) -> None:
     again = make_window(tmp_path, panels=PANELS)
     again.show()
     qtbot.waitExposed(again)
-    assert again.size().height() == size.height()  # (the offscreen screen is 800 px wide)
+    # (the offscreen screen is 800 px wide: Qt keeps a restored window on it)
+    assert abs(again.size().height() - size.height()) <= 8
     assert again.docks[first].isHidden()
     assert again.dockWidgetArea(again.docks[second]) == Qt.DockWidgetArea.BottomDockWidgetArea
     again.reset_layout_action.trigger()
