@@ -810,9 +810,15 @@ class ScriptEditorPanel(QWidget):
         last = max(0, document.characterCount() - 1)
         marks = []
         to_qt = self._map.to_qt
+        text_end = len(self._shown.rstrip())
         for problem, where in validation.located:
             start = min(to_qt(where.start), last)
             end = min(to_qt(where.end), last)
+            if end <= start and where.start >= text_end and text_end:
+                # At the end of the text (a missing closing bracket): mark the last character
+                # there is, not an empty line after it.
+                start = to_qt(text_end - 1)
+                end = start + 1
             block = document.findBlock(start)
             line_end = block.position() + block.length() - 1
             if end <= start:  # an empty range: mark the character there (or the one before)

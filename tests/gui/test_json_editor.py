@@ -394,3 +394,15 @@ def test_lines_inserted_above_the_view_do_not_move_what_is_shown(qtbot):
         assert editor.firstVisibleBlock().text() == shown
     finally:
         document.close()
+
+
+def test_text_cut_short_is_marked_on_its_last_line(panel, doc, qtbot):
+    with qtbot.waitSignal(doc.validated) as got:
+        doc.set_text(doc.text.rstrip()[:-1])  # the closing brace is gone
+    (problem,) = got.args[0].problems
+    assert problem.code == INVALID_JSON
+    ((start, end, _),) = _mark_ranges(panel)
+    assert (start, end) == (len(doc.text.rstrip()) - 1, len(doc.text.rstrip()))
+    assert doc.text[start] == "]"  # the last character there is, not an empty line
+    line = panel.editor.document().findBlock(start).blockNumber()
+    assert panel.editor.line_markers() == {line: "error"}

@@ -177,3 +177,14 @@ def test_fifty_problems_in_a_thousand_scene_document_refresh_quickly(qtbot):
         assert per_refresh < 0.05
     finally:
         document.close()
+
+
+def test_copy_puts_the_selected_problems_on_the_clipboard(panel, qtbot):
+    from PySide6.QtGui import QGuiApplication
+
+    row = _row_of(panel, ("scenes", 1, "duration"))
+    panel.view.setCurrentIndex(panel.model.index(row, 0))
+    panel.view.setFocus()
+    QTest.keyClick(panel.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    copied = QGuiApplication.clipboard().text()
+    assert copied.startswith("error\tExpected number, received string\tscenes.1.duration\t")
