@@ -490,10 +490,11 @@ class TimelineView(QAbstractScrollArea):
     def element_rect(self, scene: int, element: int) -> QRectF:
         """An element bar in viewport coordinates (its lane is its index in the scene)."""
         span = self._timeline.element_span(scene, element)
-        x0 = self.t2x(span.start)
+        scene_end = self.t2x(self._timeline.scenes[scene].end)
+        # an element starting after its scene ends (an error) stays a sliver at that end
+        x0 = min(self.t2x(span.start), scene_end - 3)
         x1 = self.t2x(max(span.end, span.start))
-        if x1 - x0 < 3:
-            x1 = x0 + 3
+        x1 = min(max(x1, x0 + 3), max(scene_end, x0 + 3))
         top = self._lane_top(element)
         return QRectF(x0, top + 1, x1 - x0, LANE_HEIGHT - 3)
 

@@ -478,6 +478,17 @@ def test_alt_arrows_nudge_the_selected_element_by_frames_as_one_step(make_panel,
     assert "start" not in document.data["scenes"][1]["elements"][1]
 
 
+def test_an_element_starting_after_its_scene_ends_stays_in_its_scene(make_panel):
+    data = _script()
+    data["scenes"][0]["elements"] = [{"type": "text", "text": "late", "start": 2.5}]
+    _document, panel = make_panel(data)
+    view = panel.view
+    bar = view.element_rect(0, 0)
+    assert bar.right() <= view.t2x(2.0) + 0.01
+    assert bar.width() >= 3
+    assert "Start must be before the scene ends" in view.tooltip_at(bar.center())
+
+
 def test_bad_input_is_drawn_and_dragged_without_crashing(make_panel):
     text = dumps(
         {
