@@ -406,3 +406,34 @@ def test_text_cut_short_is_marked_on_its_last_line(panel, doc, qtbot):
     assert doc.text[start] == "]"  # the last character there is, not an empty line
     line = panel.editor.document().findBlock(start).blockNumber()
     assert panel.editor.line_markers() == {line: "error"}
+
+
+def _key_colour(panel: ScriptEditorPanel) -> str:
+    block = panel.editor.document().findBlockByNumber(1)  # '  "width": 640,'
+    (first, *_rest) = block.layout().formats()
+    return first.format.foreground().color().name()
+
+
+def test_colours_follow_a_palette_change(panel, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.studio.json_highlighter import DARK, LIGHT
+
+    assert _key_colour(panel) == LIGHT.key
+    dark = QPalette(panel.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#d4d4d4"))
+    panel.setPalette(dark)
+    panel.editor.viewport().repaint()
+    assert _key_colour(panel) == DARK.key
+
+
+def test_gutter_marker_tooltip_lists_the_problems_of_its_line(panel, doc, qtbot):
+    with qtbot.waitSignal(doc.validated):
+        doc.set_value(("scenes", 0, "duration"), "soon")
+    line = doc.text[: doc.text.index('"duration": "soon"')].count("\n")
+    block = panel.editor.document().findBlockByNumber(line)
+    top = panel.editor.blockBoundingGeometry(block).translated(panel.editor.contentOffset()).top()
+    text = panel.editor.gutter_tooltip(int(top) + 2)
+    assert text == "Error: Expected number, received string (scene 1 › duration)"
+    assert panel.editor.gutter_tooltip(0) == ""
