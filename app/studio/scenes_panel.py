@@ -717,6 +717,7 @@ class ScenesPanel(QWidget):
         layout.addWidget(self.summary)
 
         self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.view.clicked.connect(self._clicked)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.model.modelReset.connect(self._after_reset)
         self.model.media_refused.connect(self.show_notice)
@@ -853,6 +854,11 @@ class ScenesPanel(QWidget):
             self.document.select(("scenes", current.row()))
         finally:
             self._syncing = False
+
+    def _clicked(self, index: QModelIndex) -> None:
+        """A click on the row of the scene whose element is selected selects the scene."""
+        if index.isValid() and self.document.selection[0] != ("scenes", index.row()):
+            self.document.select(("scenes", index.row()))
 
     def _selection_changed(self, path: Path | None, _focus: Path | None) -> None:
         if self._syncing:

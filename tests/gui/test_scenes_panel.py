@@ -213,14 +213,18 @@ def test_rename_inline_sets_the_name_and_clearing_it_removes_the_key(make_panel,
     assert panel.model.index(2).data() == "Scene 3"
 
 
-def test_selecting_rows_and_selection_from_elsewhere_stay_in_step(make_panel):
+def test_selecting_rows_and_selection_from_elsewhere_stay_in_step(make_panel, qtbot):
     document, panel = make_panel(_script())
     select_row(panel, 1)
     assert document.selection[0] == ("scenes", 1)
     document.select(("scenes", 2, "elements", 0), ("scenes", 2, "elements", 0, "text"))
     assert panel.current_row() == 2
-    # choosing the scene row again does not throw away an element selection inside it
+    # following another view does not throw away its element selection...
     assert document.selection[0] == ("scenes", 2, "elements", 0)
+    # ...but clicking the scene's row selects the scene itself
+    rect = panel.view.visualRect(panel.model.index(2))
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert document.selection[0] == ("scenes", 2)
 
 
 def test_a_scene_with_an_error_is_flagged_in_red(make_panel, qtbot):
