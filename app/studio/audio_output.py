@@ -45,6 +45,21 @@ AHEAD_SECONDS = 0.5
 PRIME_SECONDS = 0.08
 
 
+class Halt:
+    """A stop flag for a worker thread, kept outside the QObject that owns the thread, so the
+    thread still learns it must end when Qt deletes that object (connect `destroyed` to
+    `stop`): a plain Python callable is safe to call while the object is being destroyed."""
+
+    def __init__(self, cond: threading.Condition) -> None:
+        self.cond = cond
+        self.stopped = False
+
+    def stop(self, *_: object) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+
+
 @dataclass(frozen=True)
 class SoundProblem:
     """A sound the preview cannot play: `path` like `scenes.1.elements.0`."""
@@ -162,10 +177,11 @@ class AudioFeed(QIODevice):
         self._skip = 0  # bytes of the mix to throw away (already played as silence)
         self._delivered = 0
         self._finished = False
-        self._stopped = False
         self._primed = False
         self._prime_bytes = int(PRIME_SECONDS * SAMPLE_RATE) * self.frame_bytes
         self._cond = threading.Condition()
+        self._halt = Halt(self._cond)
+        self.destroyed.connect(self._halt.stop)  # deleted unstopped: the producer ends too
         self._thread = threading.Thread(target=self._produce, name="preview-audio", daemon=True)
         self._thread.start()
 
@@ -222,7 +238,7 @@ class AudioFeed(QIODevice):
         need = int(seconds * SAMPLE_RATE) * self.frame_bytes
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self._buffer) < need and not self._finished and not self._stopped:
+            while len(self._buffer) < need and not self._finished and not self._halt.stopped:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -232,9 +248,7 @@ class AudioFeed(QIODevice):
     def stop(self, wait: bool = False) -> None:
         """Stop producing. The producer finishes its current block on its own (it may be
         opening or seeking a file): the GUI thread does not wait for it unless `wait`."""
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
+        self._halt.stop()
         if wait and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -249,7 +263,7 @@ class AudioFeed(QIODevice):
             blocks: Generator[AudioArray, None, None] = mixer.blocks(position)  # type: ignore[assignment]
             try:
                 for block in blocks:
-                    if self._stopped:
+                    if self._halt.stopped:
                         return
                     position += len(block) / SAMPLE_RATE
                     if not self._put(to_bytes(block, self.sample_format)):
@@ -287,9 +301,9 @@ class AudioFeed(QIODevice):
         if primed and not self._primed:
             self._announce()
         with self._cond:
-            while len(self._buffer) >= self._limit and not self._stopped:
+            while len(self._buffer) >= self._limit and not self._halt.stopped:
                 self._cond.wait(0.5)
-            return not self._stopped
+            return not self._halt.stopped
 
 
 def default_output_available() -> bool:

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
 import threading
@@ -40,7 +41,7 @@ from app.paths import cache_dir
 from app.render.compositor import ElementError
 from app.render.preview import PreviewSource
 from app.script.model import Movie
-from app.studio.audio_output import AudioOutput, SoundProblem, preview_tracks
+from app.studio.audio_output import AudioOutput, Halt, SoundProblem, preview_tracks
 from app.studio.document import ScriptDocument, describe
 from app.studio.tasks import TaskRunner
 
@@ -160,7 +161,8 @@ class FrameWorker(QObject):
         self._movie_serial = 0
         self._request: tuple[int, int, float, QSize, float] | None = None
         self._prefetch: tuple[str, int, float] | None = None  # ("start", index, scale)/"stop"
-        self._stopped = False
+        self._halt = Halt(self._cond)
+        self.destroyed.connect(self._halt.stop)  # deleted with its panel: the thread ends too
         self._thread = threading.Thread(target=self._run, name="preview-frames", daemon=True)
         self._thread.start()
 
@@ -193,25 +195,22 @@ class FrameWorker(QObject):
             self._cond.notify()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
+        self._halt.stop()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        last_problems: tuple[MediaProblem, ...] = ()
         movie_serial = 0
         prefetching = False
         while True:
             with self._cond:
                 while (
-                    not self._stopped
+                    not self._halt.stopped
                     and self._movie is None
                     and self._request is None
                     and self._prefetch is None
                 ):
                     self._cond.wait()
-                if self._stopped:
+                if self._halt.stopped:
                     break
                 movie, self._movie = self._movie, None
                 prefetch, self._prefetch = self._prefetch, None
@@ -263,16 +262,20 @@ class FrameWorker(QObject):
                     problems = tuple(
                         MediaProblem(e.path, e.src, e.message) for e in _errors(source)
                     )
-                    last_problems = problems
-                    self.frame_ready.emit(
-                        FrameResult(serial, movie_serial, index, scale, image, display, problems)
+                    result = FrameResult(
+                        serial, movie_serial, index, scale, image, display, problems
                     )
+                    try:
+                        self.frame_ready.emit(result)
+                    except RuntimeError:  # Qt deleted this object (its panel went away)
+                        break
             except Exception as exc:  # a bug must not kill the worker: report, go on
                 log.exception("preview frame failed")
-                self.failed.emit(f"Preview failed: {exc}")
-        del last_problems
+                with contextlib.suppress(RuntimeError):
+                    self.failed.emit(f"Preview failed: {exc}")
         if self._source is not None:
             self._source.close()
+            self._source = None
 
 
 def _errors(source: PreviewSource) -> list[ElementError]:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import warnings
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shiboken6
 from PIL import Image
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QIODevice, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from app.media.audio import AudioTrack
 from app.media.proxy import ProxyStore
 from app.render.preview import PreviewSource
-from app.studio.audio_output import AudioOutput
+from app.studio.audio_output import AudioFeed, AudioOutput
 from app.studio.document import ScriptDocument, dumps
 from app.studio.preview_panel import PreviewPanel, scene_at
 from tests.bench.media import moving_clip
@@ -36,6 +39,12 @@ def media(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("preview-media")
     moving_clip(folder / "clip.mp4", 2.0, width=320, height=180, fps=FPS, gop=5, audio=False)
     Image.new("RGB", (64, 48), (20, 200, 60)).save(folder / "green.png")
+    tone = (6000 * np.sin(np.arange(3 * 48000) / 48000 * 2 * np.pi * 440)).astype("<i2")
+    with wave.open(str(folder / "tone.wav"), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48000)
+        out.writeframes(tone.tobytes())
     return folder
 
 
@@ -400,3 +409,29 @@ def test_copy_frame_puts_the_frame_on_screen_on_the_clipboard(qtbot, make_panel)
     copied = QApplication.clipboard().image()
     assert copied.size() == panel.player.image.size()
     assert _difference(copied, panel.player.image) < 0.5
+
+
+def test_deleting_the_panel_ends_its_threads(qtbot, media, tmp_path):
+    """A window closed without calling close_player must not leave decoders and caches alive."""
+    document = ScriptDocument(dumps(_script()), file_path=media / "movie.json")
+    document.validate_now()
+    panel = PreviewPanel(document, audio=False, proxies=ProxyStore(tmp_path / "proxies"))
+    panel.show()
+    qtbot.waitUntil(lambda: panel.player.shown_index == 0)
+    thread = panel.player.worker._thread
+    assert thread.is_alive()
+    shiboken6.delete(panel)
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    document.close()
+
+
+def test_deleting_an_audio_feed_ends_its_producer(qtbot, media):
+    tracks = [AudioTrack(path=media / "tone.wav", start=0.0, duration=3.0, end=3.0)]
+    feed = AudioFeed(tracks, 3.0, 0.0)
+    feed.open(QIODevice.OpenModeFlag.ReadOnly)
+    assert feed.wait_buffered(0.1)
+    thread = feed._thread
+    shiboken6.delete(feed)
+    thread.join(timeout=5)
+    assert not thread.is_alive()
