@@ -208,6 +208,15 @@ def test_rename_inline_sets_the_name_and_clearing_it_removes_the_key(make_panel,
     qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next loop turn
     qtbot.waitUntil(lambda: document.data["scenes"][2]["name"] == "Finale")
     assert document.undo_stack.undoText() == "Rename scene 3"
+    # keys typed while renaming edit the name, they do not delete or duplicate scenes
+    panel.rename_action.trigger()
+    editor = panel.view.findChild(QLineEdit)
+    editor.setCursorPosition(0)
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    assert editor.text() == "inale"
+    assert len(document.data["scenes"]) == 3
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    assert document.data["scenes"][2]["name"] == "Finale"
     panel.model.setData(panel.model.index(2), "  ")
     assert "name" not in document.data["scenes"][2]
     assert panel.model.index(2).data() == "Scene 3"
