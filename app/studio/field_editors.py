@@ -612,7 +612,32 @@ def _index_of(choices: list[Any], value: Any) -> int:
     return -1
 
 
+#: Keys a focused choice control uses itself, though the window binds them (Space plays,
+#: Home/End seek): claimed through ShortcutOverride so the user's key reaches the control.
+_OWN_KEYS = {Qt.Key.Key_Space, Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Up, Qt.Key.Key_Down}
+
+
+def _claims(event: QEvent) -> bool:
+    if (
+        event.type() == QEvent.Type.ShortcutOverride
+        and isinstance(event, QKeyEvent)
+        and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        and event.key() in _OWN_KEYS
+    ):
+        event.accept()
+        return True
+    return False
+
+
+class _CheckBox(QCheckBox):
+    def event(self, event: QEvent) -> bool:
+        return True if _claims(event) else super().event(event)
+
+
 class _ComboBox(QComboBox):
+    def event(self, event: QEvent) -> bool:
+        return True if _claims(event) else super().event(event)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -679,7 +704,7 @@ class EnumEditor(FieldEditor):
 class BoolEditor(FieldEditor):
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
-        self.check = QCheckBox()
+        self.check = _CheckBox()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.check)
@@ -1168,7 +1193,11 @@ class TransitionEditor(FieldEditor):
         self.setFocusProxy(self.combo)
 
     def accepts(self, value: Any) -> bool:
-        return value is MISSING or isinstance(value, dict)
+        if value is MISSING:
+            return True
+        if not isinstance(value, dict) or not set(value) <= {"type", "duration"}:
+            return False  # odd keys or shapes: shown as raw JSON, not half-shown
+        return "duration" not in value or self.duration.accepts(value["duration"])
 
     def _show(self, value: Any) -> None:
         if self._extra:
@@ -1418,6 +1447,8 @@ class SourceEditor(FieldEditor):
         if error is not None or result is None:
             result = ProbeOutcome(src, f"Probe failed: {error}", ok=False)
         if key is not None and not result.pending:
+            if len(self._cache) > 512:
+                self._cache.clear()
             self._cache[key] = result
         self.outcome = result
         self._set_info(result)

@@ -241,3 +241,40 @@ def test_media_description_names_size_duration_fps_and_audio():
         is_still_image=False,
     )
     assert describe_media(info) == "1920×1080 · 12.50 s · 29.97 fps · h264 · audio (aac)"
+
+
+def test_focused_checkbox_gets_space_even_when_the_window_binds_it(qtbot):
+    from PySide6.QtGui import QKeySequence, QShortcut
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    editor = BoolEditor(spec("element", "italic", "text"))
+    QVBoxLayout(window).addWidget(editor)
+    played: list[bool] = []
+    shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), window)
+    shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+    shortcut.activated.connect(lambda: played.append(True))
+    calls = Recorder(editor).calls
+    editor.show_value(False)
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    editor.check.setFocus()
+    qtbot.waitUntil(editor.check.hasFocus)
+    qtbot.keyClick(editor.check, Qt.Key.Key_Space)
+    assert calls == [((), True)]
+    assert played == []
+
+
+def test_transition_with_odd_keys_or_values_is_shown_raw(qtbot):
+    row = FieldRow(spec("scene", "transition"), EditorContext())
+    qtbot.addWidget(row)
+    row.show_value({"type": "fade", "duration": 0.5})
+    assert not row.shows_raw
+    row.show_value({"type": "fade", "duration": "slow"})
+    assert row.shows_raw and row.raw.edit.text() == '{"type": "fade", "duration": "slow"}'
+    row.show_value({"type": "fade", "easing": "in"})
+    assert row.shows_raw
+    row.show_value("fade")
+    assert row.shows_raw

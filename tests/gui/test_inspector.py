@@ -417,3 +417,47 @@ def test_bad_shapes_never_crash(panel, doc):
     assert row is not None
     assert "invalid" in row.editor.combo.currentText()  # type: ignore[attr-defined]
     assert doc.value(("scenes", 0, "elements", 0, "type")) == 7
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A loopback HTTP server for files in `tmp_path / "www"`."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_remote_src_is_probed_only_when_asked_then_shows_the_clip(panel, doc, served, qtbot):
+    root, base = served
+    write_clip(root / "remote.mp4", seconds=2.0, fps=10)
+    doc.select(VIDEO)
+    row = panel.row("src")
+    assert row is not None and isinstance(row.editor, SourceEditor)
+    editor = row.editor
+    editor.edit.setText(f"{base}/remote.mp4")
+    editor.edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: editor.outcome is not None, timeout=5000)
+    assert editor.outcome is not None and editor.outcome.pending
+    assert "not downloaded" in editor.info.text()
+    assert not editor.fetch.isHidden()
+    editor.fetch.click()
+    qtbot.waitUntil(lambda: probed(editor), timeout=15000)
+    assert editor.outcome is not None and editor.outcome.ok, editor.info.text()
+    assert "160×90" in editor.info.text() and "2 s" in editor.info.text()
+    assert editor.fetch.isHidden()
