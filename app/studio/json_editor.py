@@ -166,6 +166,7 @@ class JsonTextEdit(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._ready = False
         self.setUndoRedoEnabled(False)
         #: True while only formats change (colouring): the text itself did not change
         self.formatting = False
@@ -189,6 +190,7 @@ class JsonTextEdit(QPlainTextEdit):
         self.cursorPositionChanged.connect(self._refresh_extra_selections)
         self._update_gutter_width()
         self._refresh_extra_selections()
+        self._ready = True
 
     # ---- problems --------------------------------------------------------------------------------
 
@@ -324,6 +326,9 @@ class JsonTextEdit(QPlainTextEdit):
         if key == Qt.Key.Key_Backtab:
             self._outdent()
             return
+        if event.text() in ("}", "]") and self._dedent_before_closer():
+            super().keyPressEvent(event)
+            return
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and mods in (
             Qt.KeyboardModifier.NoModifier,
             Qt.KeyboardModifier.ShiftModifier,
@@ -331,6 +336,18 @@ class JsonTextEdit(QPlainTextEdit):
             self._newline()
             return
         super().keyPressEvent(event)
+
+    def _dedent_before_closer(self) -> bool:
+        """A closing bracket typed on a blank indented line goes one level out (2 spaces)."""
+        cursor = self.textCursor()
+        if cursor.hasSelection():
+            return False
+        before = cursor.block().text()[: cursor.positionInBlock()]
+        if len(before) < 2 or before.strip(" "):
+            return False
+        cursor.setPosition(cursor.position() - 2, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        return True
 
     def _indent_or_spaces(self) -> None:
         cursor = self.textCursor()
@@ -421,6 +438,10 @@ class JsonTextEdit(QPlainTextEdit):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange and self._ready:  # Ctrl+wheel zoom
+            self.setTabStopDistance(self.fontMetrics().horizontalAdvance(" ") * 2)
+            self._update_gutter_width()
+            self.resizeEvent(QResizeEvent(self.size(), self.size()))
         if event.type() == QEvent.Type.PaletteChange:
             self.formatting = True
             try:

@@ -437,3 +437,21 @@ def test_gutter_marker_tooltip_lists_the_problems_of_its_line(panel, doc, qtbot)
     text = panel.editor.gutter_tooltip(int(top) + 2)
     assert text == "Error: Expected number, received string (scene 1 › duration)"
     assert panel.editor.gutter_tooltip(0) == ""
+
+
+def test_a_closing_bracket_on_a_blank_line_goes_one_level_out(panel, doc):
+    doc.set_text('{\n  "scenes": [\n    \n}\n')
+    _put_cursor(panel, doc.text.index("[\n") + 6)  # end of the blank, 4-space line
+    panel.editor.setFocus()
+    QTest.keyClicks(panel.editor, "]")
+    assert doc.text == '{\n  "scenes": [\n  ]\n}\n'
+    assert doc.parse_error is None
+
+
+def test_zooming_the_font_widens_the_gutter(panel):
+    before = panel.editor.gutter_width()
+    font = panel.editor.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    panel.editor.setFont(font)
+    assert panel.editor.gutter_width() > before
+    assert panel.editor.viewportMargins().left() == panel.editor.gutter_width()
