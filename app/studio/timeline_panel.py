@@ -341,7 +341,7 @@ class TimelineView(QAbstractScrollArea):
         document.data_changed.connect(self._data_changed)
         document.validated.connect(self._validated)
         # relative sources resolve against the script's folder: Save As may move them
-        document.file_changed.connect(lambda: self._probe_sources(self._scenes))
+        document.file_changed.connect(self._file_changed)
         document.selection_changed.connect(self._selection_changed)
         document.playhead.time_changed.connect(self._time_changed)
         self._selection_changed(*document.selection)
@@ -361,6 +361,9 @@ class TimelineView(QAbstractScrollArea):
     def selected(self) -> tuple[int, int | None] | None:
         """The highlighted (scene, element or None), following `document.selection`."""
         return self._selection
+
+    def _file_changed(self) -> None:
+        self._probe_sources(self._scenes)
 
     def _data_changed(self, paths: tuple[Path, ...]) -> None:
         if any(p == () for p in paths):
@@ -1380,7 +1383,7 @@ class TimelinePanel(QWidget):
         layout.addWidget(self.view, 1)
 
         document.playhead.time_changed.connect(self._update_time)
-        document.data_changed.connect(lambda _paths: self._update_time())
+        document.data_changed.connect(self._update_time)
         self._update_time()
 
     def _action(self, text: str, glyph: str, shortcut: Any, slot: Any) -> QAction:
@@ -1455,7 +1458,7 @@ class TimelinePanel(QWidget):
     def _toggle_snap(self) -> None:
         self.view.snapping = self.snap_action.isChecked()
 
-    def _update_time(self, _t: float | None = None) -> None:
+    def _update_time(self, _changed: object = None) -> None:
         total = self.view.timeline.total
         self.time_label.setText(
             f"{format_time(self.document.playhead.time)} / {format_time(total)}"
