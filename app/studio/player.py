@@ -57,6 +57,8 @@ AUTO_LADDER = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
 #: Shuttle speeds for J/L.
 SHUTTLE_RATES = (1, 2, 4, 8)
 TICK_MS = 4
+#: After a seek while playing, the sound restarts once no other seek came for this long.
+SOUND_AFTER_SEEK_MS = 150
 #: A sound that starts this far from the picture's clock is restarted in step (once).
 RESTART_OFF = 0.3
 
@@ -393,6 +395,10 @@ class Player(QObject):
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(TICK_MS)
         self._timer.timeout.connect(self._tick)
+        self._sound_timer = QTimer(self)
+        self._sound_timer.setSingleShot(True)
+        self._sound_timer.setInterval(SOUND_AFTER_SEEK_MS)
+        self._sound_timer.timeout.connect(self._resume_sound)
 
         document.movie_changed.connect(self._movie_changed)
         document.file_changed.connect(self._file_changed)
@@ -489,6 +495,7 @@ class Player(QObject):
             return
         self.rate = 0
         self._timer.stop()
+        self._sound_timer.stop()
         self.worker.stop_prefetch()
         if self.audio is not None:
             self.audio.stop()
@@ -601,8 +608,10 @@ class Player(QObject):
         self.state_changed.emit()
         self._tick()
 
-    def _anchor(self, media_time: float) -> None:
-        """Count from `media_time` now, and start the sound there (see `AudioOutput`)."""
+    def _anchor(self, media_time: float, sound: bool = True) -> None:
+        """Count from `media_time` now, and start the sound there (see `AudioOutput`);
+        `sound=False` leaves it off until `_sound_timer` restarts it (a scrub in progress)."""
+        self._sound_timer.stop()
         self._anchor_time = media_time
         self._anchor_clock = self._clock()
         self._floor = media_time
@@ -611,11 +620,15 @@ class Player(QObject):
         self._restarted = False
         if self.audio is not None:
             self.audio.stop()
-            if self.rate == 1 and self._tracks and self.movie is not None:
+            if sound and self.rate == 1 and self._tracks and self.movie is not None:
                 self._audio_on = self.audio.start(
                     self._tracks, self.movie.total_duration, media_time
                 )
         self._report_audio()
+
+    def _resume_sound(self) -> None:
+        if self.playing:
+            self._anchor(self._media_time())
 
     def _media_time(self) -> float:
         """Where playback is now: the sound being heard when it plays, else the clock."""
@@ -689,7 +702,10 @@ class Player(QObject):
         if self._own_seek:
             return
         if self.playing:  # the timeline or the scrubber moved it: go on playing from there
-            self._anchor(t)
+            # The picture jumps now; the sound restarts once the dragging pauses (a drag
+            # seeks many times a second, and each start opens decoders and a device stream).
+            self._anchor(t, sound=False)
+            self._sound_timer.start()
         self._show(self.index_at(t))
 
     # ---- frames ----------------------------------------------------------------------------

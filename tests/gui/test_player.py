@@ -445,3 +445,16 @@ def test_restarting_the_sound_never_forces_a_garbage_collection(make_player, med
         gc.callbacks.remove(seen)
         gc.enable()
     assert collections == []
+
+
+def test_a_seek_while_playing_goes_on_playing_from_there(qtbot, make_player):
+    clock = ManualClock()
+    player, document = make_player(clock=clock)
+    player.play()
+    clock.now += 0.3
+    qtbot.waitUntil(lambda: player.current_index == 3, timeout=3000)
+    document.playhead.seek(2.0)  # the timeline is clicked
+    assert player.playing
+    clock.now += 0.3
+    qtbot.waitUntil(lambda: player.current_index == 23, timeout=3000)
+    _wait_frame(qtbot, player, 23)
