@@ -10,6 +10,7 @@ problems, replaced when a new validation lands (cheap even for thousands of prob
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import qtawesome
@@ -24,6 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -210,6 +212,7 @@ class ProblemsPanel(QWidget):
     def __init__(self, document: ScriptDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
+        self._last_activation: tuple[Problem | None, float] = (None, 0.0)
         self.model = ProblemsModel(self)
 
         self.counts = QLabel("Checking…", self)
@@ -383,6 +386,13 @@ class ProblemsPanel(QWidget):
         problem = index.siblingAtColumn(0).data(ProblemRole) if index.isValid() else None
         if problem is None:
             return
+        # A double click is a click and an activation (and a single click is both on some
+        # desktops): one navigation.
+        now = time.monotonic()
+        last_problem, last_time = self._last_activation
+        if last_problem is problem and now - last_time < QApplication.doubleClickInterval() / 1000:
+            return
+        self._last_activation = (problem, now)
         self.document.select(selection_for(problem.path), problem.path)
         self.problem_activated.emit(problem)
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from app.script.problems import INVALID_JSON
 from app.studio.document import ScriptDocument, dumps
@@ -188,3 +189,16 @@ def test_copy_puts_the_selected_problems_on_the_clipboard(panel, qtbot):
     QTest.keyClick(panel.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     copied = QGuiApplication.clipboard().text()
     assert copied.startswith("error\tExpected number, received string\tscenes.1.duration\t")
+
+
+def test_a_double_click_navigates_once(panel, doc, qtbot):
+    row = _row_of(panel, ("scenes", 1, "duration"))
+    rect = panel.view.visualRect(panel.model.index(row, 0))
+    seen = []
+    panel.problem_activated.connect(seen.append)
+    QTest.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert len(seen) == 1
+    qtbot.wait(QApplication.doubleClickInterval() + 50)
+    QTest.keyClick(panel.view, Qt.Key.Key_Return)  # the keyboard activates again later
+    assert len(seen) == 2
