@@ -688,6 +688,7 @@ class EnumEditor(FieldEditor):
         raw = "(not set)" if shown is MISSING else json.dumps(shown, ensure_ascii=False)
         self.combo.insertItem(0, qtawesome.icon("mdi6.alert-circle-outline"), f"{raw} — invalid")
         self.combo.setItemData(0, MISSING)
+        self.combo.setItemData(0, f"{raw} is not one of the choices", Qt.ItemDataRole.ToolTipRole)
         self._extra = True
         self.combo.setCurrentIndex(0)
 
@@ -1585,6 +1586,7 @@ class FieldRow(QWidget):
             else f"Remove {spec.key}"
         )
         self.reset.setIconSize(QSize(16, 16))
+        self.reset.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes field to field
         self.reset.clicked.connect(lambda: self.committed.emit((), MISSING))
         self.hint = QLabel("default")
         self.hint.setEnabled(False)

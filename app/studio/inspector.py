@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import qtawesome
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QFrame,
@@ -145,6 +145,7 @@ class Section(QWidget):
         self.header.setChecked(expanded)
         self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.header.setAutoRaise(True)
+        self.header.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         bold = QFont(self.header.font())
         bold.setBold(True)
@@ -206,6 +207,7 @@ class InspectorPanel(QWidget):
         self._collapsed: set[tuple[str, str]] = set()
         self._specs: dict[tuple[int, str, Any], list[FieldSpec]] = {}
         self.elements: QListWidget | None = None
+        self._repaint_pending = False
         self._build_chrome()
         document.selection_changed.connect(self._selection_changed)
         document.data_changed.connect(self._data_changed)
@@ -697,6 +699,18 @@ class InspectorPanel(QWidget):
             if key != "type" and key in old_keys and key not in new_keys:
                 changes.append(Change((*self.path, key), value, MISSING))
         self.document.edit(changes, f"Change {describe(self.path)} to {new_type}")
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and not self._repaint_pending:
+            # light ↔ dark: icons and problem colours are drawn for a palette; draw them anew
+            self._repaint_pending = True
+            QTimer.singleShot(0, self._palette_changed)
+
+    def _palette_changed(self) -> None:
+        self._repaint_pending = False
+        self._signature = None
+        self._refresh(force=True)
 
     def closeEvent(self, event: Any) -> None:
         self.tasks.shutdown()

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import qtawesome
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -96,6 +96,7 @@ class VariablesPanel(QWidget):
         self._names: list[str] = []
         self._edits: dict[str, CommitLineEdit] = {}
         self._pushing = False
+        self._repaint_pending = False
         self._build()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -312,6 +313,18 @@ class VariablesPanel(QWidget):
             return "not set"
         value = parse_sample(text)
         return f"{kind_text(value)} {json.dumps(value, ensure_ascii=False)}"
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and not self._repaint_pending:
+            self._repaint_pending = True
+            QTimer.singleShot(0, self._palette_changed)
+
+    def _palette_changed(self) -> None:
+        # light ↔ dark: the icons and colours were drawn for the old palette
+        self._repaint_pending = False
+        self._names = []
+        self.refresh()
 
 
 def _escape(text: str) -> str:

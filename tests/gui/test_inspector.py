@@ -461,3 +461,33 @@ def test_remote_src_is_probed_only_when_asked_then_shows_the_clip(panel, doc, se
     assert editor.outcome is not None and editor.outcome.ok, editor.info.text()
     assert "160×90" in editor.info.text() and "2 s" in editor.info.text()
     assert editor.fetch.isHidden()
+
+
+def _ink(pixmap) -> tuple[int, int, int]:
+    """The colour of an icon's opaque pixels."""
+    image = pixmap.toImage()
+    for y in range(image.height()):
+        for x in range(image.width()):
+            colour = image.pixelColor(x, y)
+            if colour.alpha() == 255:
+                return colour.red(), colour.green(), colour.blue()
+    raise AssertionError("the icon has no opaque pixel")
+
+
+def test_switching_to_a_dark_palette_redraws_icons_in_the_new_text_colour(panel, doc, qtbot):
+    from PySide6.QtGui import QPalette
+
+    doc.select(TEXT)
+    app = QApplication.instance()
+    before = QPalette(app.palette())
+    dark = QPalette(before)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e8eaed"))
+    dark.setColor(QPalette.ColorRole.Base, QColor("#17181a"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e8eaed"))
+    try:
+        app.setPalette(dark)
+        qtbot.waitUntil(lambda: _ink(panel.icon.pixmap()) == (0xE8, 0xEA, 0xED), timeout=2000)
+        assert panel.row("font_size") is not None
+    finally:
+        app.setPalette(before)
