@@ -13,7 +13,6 @@ on its range.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import qtawesome
@@ -86,48 +85,49 @@ class Mark:
 
     cursor: QTextCursor
     problem: Problem
-    full_start: int  # Qt positions of the whole range at the time of validation
-    full_end: int
 
 
 def matching_bracket(text: str, offset: int) -> int | None:
-    """The offset of the bracket matching the one at `offset`, skipping strings; None when
-    there is none within `BRACKET_REACH` characters."""
+    """The offset of the bracket matching the one at `offset`, skipping strings; None when the
+    character is not a bracket, is inside a string, or has no match within `BRACKET_REACH`.
+
+    Scans start at a line start: JSON strings never span lines, so strings are seen as such."""
     char = text[offset : offset + 1]
-    if char in ("{", "["):
+    if char not in _PAIRS:
+        return None
+    if char in "{[":
+        begin = text.rfind("\n", 0, offset) + 1
+        stop = text.find("\n", min(len(text), offset + BRACKET_REACH))
         depth = 0
-        limit = min(len(text), offset + BRACKET_REACH)
-        # Start at the line start so a string containing the bracket is seen as a string.
-        line_start = text.rfind("\n", 0, offset) + 1
-        for match in _BRACKETS.finditer(text, line_start, limit):
-            if match.start() < offset:
+        for match in _BRACKETS.finditer(text, begin, len(text) if stop < 0 else stop):
+            if match.end() <= offset:
                 continue
             token = match.group()
             if token[0] == '"':
+                if match.start() < offset:
+                    return None  # the bracket is inside this string
                 continue
-            if token in "{[":
-                depth += 1
-            else:
-                depth -= 1
-                if depth == 0:
-                    return match.start() if token == _PAIRS[char] else None
+            depth += 1 if token in "{[" else -1
+            if depth == 0:
+                return match.start() if token == _PAIRS[char] else None
         return None
-    if char in ("}", "]"):
-        start = text.rfind("\n", 0, max(0, offset - BRACKET_REACH)) + 1
-        stack: list[tuple[str, int]] = []
-        for match in _BRACKETS.finditer(text, start, offset + 1):
-            token = match.group()
-            if token[0] == '"':
-                continue
-            if token in "{[":
-                stack.append((token, match.start()))
-            elif match.start() == offset:
-                if stack and stack[-1][0] == _PAIRS[char]:
-                    return stack[-1][1]
-                return None
-            elif stack:
-                stack.pop()
-        return None
+    begin = text.rfind("\n", 0, max(0, offset - BRACKET_REACH)) + 1
+    stop = text.find("\n", offset)
+    stack: list[tuple[str, int]] = []
+    for match in _BRACKETS.finditer(text, begin, len(text) if stop < 0 else stop):
+        token = match.group()
+        if match.start() > offset:
+            break
+        if token[0] == '"':
+            if offset < match.end():
+                return None  # the bracket is inside this string
+            continue
+        if token in "{[":
+            stack.append((token, match.start()))
+        elif match.start() == offset:
+            return stack[-1][1] if stack and stack[-1][0] == _PAIRS[char] else None
+        elif stack:
+            stack.pop()
     return None
 
 
@@ -183,7 +183,6 @@ class JsonTextEdit(QPlainTextEdit):
         self._mark_selections: list[QTextEdit.ExtraSelection] | None = None
         self._bracket_selections: list[QTextEdit.ExtraSelection] = []
         self._line_markers: dict[int, str] | None = None
-        self._text_for_brackets: Callable[[], str] = self.toPlainText
         self._gutter = _Gutter(self)
         self.blockCountChanged.connect(self._update_gutter_width)
         self.updateRequest.connect(self._update_gutter)
@@ -846,13 +845,12 @@ class ScriptEditorPanel(QWidget):
                 if start >= line_end and start > block.position():
                     start -= 1
                 end = min(last, start + 1)
-            full_end = end
             if end > line_end:  # a multi-line range: underline its first line only
                 end = max(line_end, start + 1)
             cursor = QTextCursor(document)
             cursor.setPosition(start)
             cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-            marks.append(Mark(cursor, problem, start, full_end))
+            marks.append(Mark(cursor, problem))
         self.editor.set_marks(marks)
         self._update_status()
 

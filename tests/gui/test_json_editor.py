@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent, QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
@@ -210,6 +210,11 @@ def test_bracket_matching_highlights_the_pair(panel, doc):
     assert positions == {opener, match}
     assert matching_bracket(text, match) == opener
     assert matching_bracket('{"a": "}"}', 0) == 9  # brackets inside strings do not count
+    assert matching_bracket('{"a": "}"}', 9) == 0
+    assert matching_bracket('{"a": "}"}', 7) is None  # a bracket inside a string
+    assert matching_bracket('["a{b", 1]', 3) is None
+    assert matching_bracket("[1, 2}", 0) is None  # mismatched
+    assert matching_bracket("[[1]", 0) is None  # unclosed
 
 
 def test_selection_elsewhere_moves_the_cursor_to_the_focused_range(panel, doc, qtbot):
@@ -295,7 +300,6 @@ def test_gutter_is_wide_enough_for_line_numbers_and_markers(panel):
     digits = panel.editor.fontMetrics().horizontalAdvance("999")
     assert width >= digits + panel.editor._marker_size()
     assert panel.editor.viewportMargins().left() == width
-    assert QPoint(0, 0) is not None
 
 
 def test_every_kind_of_edit_reaches_the_document_exactly(panel, doc):
