@@ -74,6 +74,35 @@ def timecode(seconds: float, fps: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}:{frames:02d}"
 
 
+def parse_timecode(text: str, fps: float, current: int = 0) -> int | None:
+    """The frame a typed time names, or None: `HH:MM:SS:FF` with fields right-aligned, so
+    `1:15` is 1 s 15 frames and `2:00:00` two minutes; bare digits fill the fields from the
+    right (`115` = 00:00:01:15); `+N` / `-N` move N frames from `current`."""
+    text = text.strip().replace(";", ":").replace(".", ":")
+    if not text:
+        return None
+    if text[0] in "+-":
+        digits = text[1:].strip()
+        if not digits.isdigit():
+            return None
+        step = int(digits)
+        return current + step if text[0] == "+" else current - step
+    if ":" in text:
+        fields = text.split(":")
+    elif text.isdigit():
+        padded = text.zfill(8)[-8:] if len(text) <= 8 else None
+        if padded is None:
+            return None
+        fields = [padded[i : i + 2] for i in range(0, 8, 2)]
+    else:
+        return None
+    if len(fields) > 4 or not all(f.isdigit() for f in fields):
+        return None
+    hours, minutes, seconds, frames = [0] * (4 - len(fields)) + [int(f) for f in fields]
+    whole = hours * 3600 + minutes * 60 + seconds
+    return math.floor(whole * fps + 1e-6) + frames
+
+
 def auto_scale(movie_size: tuple[int, int], device_size: QSize) -> float:
     """The smallest ladder scale whose frame covers `device_size` (letterboxed), at most 1."""
     width, height = movie_size

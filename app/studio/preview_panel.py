@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -73,7 +74,15 @@ from app.studio.media_elements import (
     is_script_file,
     local_files,
 )
-from app.studio.player import SCALES, FpsMeter, MediaProblem, Player, fit_size, timecode
+from app.studio.player import (
+    SCALES,
+    FpsMeter,
+    MediaProblem,
+    Player,
+    fit_size,
+    parse_timecode,
+    timecode,
+)
 from app.studio.tasks import TaskRunner
 
 SCALE_LABELS = {"auto": "Auto", "full": "Full", "1/2": "1/2", "1/4": "1/4"}
@@ -129,7 +138,7 @@ class PreviewCanvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setBackgroundRole(QPalette.ColorRole.Dark)
         self.setAutoFillBackground(False)
-        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._drop_hint = False
 
     def frame_rect(self) -> QRectF:
@@ -340,15 +349,34 @@ class PreviewPanel(QWidget):
         self.setObjectName("PreviewPanel")
 
         self.canvas = PreviewCanvas(self.player, self)
+        self.setFocusProxy(self.canvas)  # focusing the dock focuses the canvas: transport keys
         self.scrub = ScrubBar(self.player, self)
-        self.timecode_label = QLabel(self)
-        self.timecode_label.setObjectName("timecode")
-        mono = self.timecode_label.font()
+        self.timecode_edit = QLineEdit(self)
+        self.timecode_edit.setObjectName("timecode")
+        mono = self.timecode_edit.font()
         mono.setFamily("monospace")
         mono.setStyleHint(mono.StyleHint.Monospace)
-        self.timecode_label.setFont(mono)
-        self.timecode_label.setToolTip("Playhead / duration (hours:minutes:seconds:frames)")
+        self.timecode_edit.setFont(mono)
+        self.timecode_edit.setFrame(False)
+        self.timecode_edit.setStyleSheet(
+            "QLineEdit { background: transparent; } QLineEdit:focus { background: palette(base); }"
+        )
+        self.timecode_edit.setFixedWidth(
+            self.timecode_edit.fontMetrics().horizontalAdvance("00:00:00:00") + 8
+        )
+        self.timecode_edit.setToolTip(
+            "Playhead (hours:minutes:seconds:frames). Click to type a time: 1:15 = 1 s 15 frames,"
+            " +10 / -10 = ten frames on / back"
+        )
+        self.timecode_edit.setAccessibleName("Playhead timecode")
+        self.timecode_edit.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.timecode_edit.returnPressed.connect(self._timecode_entered)
+        self.timecode_edit.editingFinished.connect(self._timecode_left)
+        self.duration_label = QLabel(self)
+        self.duration_label.setFont(mono)
+        self.duration_label.setToolTip("Duration of the movie")
         self.scale_combo = QComboBox(self)
+        self.scale_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         for key in SCALES:
             self.scale_combo.addItem(SCALE_LABELS[key], key)
         self.scale_combo.setToolTip(
@@ -390,7 +418,8 @@ class PreviewPanel(QWidget):
         ):
             controls.addWidget(self._button(action))
         controls.addSpacing(8)
-        controls.addWidget(self.timecode_label)
+        controls.addWidget(self.timecode_edit)
+        controls.addWidget(self.duration_label)
         controls.addWidget(self.rate_label)
         controls.addStretch(1)
         # Loop, scale and readouts fold into a » menu when the dock is narrow.
@@ -606,8 +635,25 @@ class PreviewPanel(QWidget):
         player = self.player
         fps = player.fps
         current = timecode(player.time_of(player.index_at(t)), fps)
-        self.timecode_label.setText(f"{current} / {timecode(player.duration, fps)}")
+        edit = self.timecode_edit
+        if not (edit.hasFocus() and edit.isModified()):  # never under the user's typing
+            edit.setText(current)
+        self.duration_label.setText(f"/ {timecode(player.duration, fps)}")
         self.scrub.update()
+
+    def timecode_text(self) -> str:
+        """What the transport shows: `00:00:01:15 / 00:00:05:00`."""
+        return f"{self.timecode_edit.text()} {self.duration_label.text()}"
+
+    def _timecode_entered(self) -> None:
+        player = self.player
+        index = parse_timecode(self.timecode_edit.text(), player.fps, player.current_index)
+        if index is not None and player.movie is not None:
+            player.seek_index(index)
+        self.canvas.setFocus()  # back to the transport keys
+
+    def _timecode_left(self) -> None:
+        self._time_changed(self.document.playhead.time)  # typed but not entered: show the time
 
     def _frame_painted(self) -> None:
         if self.player.playing:

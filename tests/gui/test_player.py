@@ -19,7 +19,14 @@ from app.studio.audio_output import (
     preview_tracks,
 )
 from app.studio.document import ScriptDocument, dumps
-from app.studio.player import FpsMeter, MediaProblem, Player, auto_scale, timecode
+from app.studio.player import (
+    FpsMeter,
+    MediaProblem,
+    Player,
+    auto_scale,
+    parse_timecode,
+    timecode,
+)
 from tests.bench.media import moving_clip
 
 FPS = 10
@@ -458,3 +465,16 @@ def test_a_seek_while_playing_goes_on_playing_from_there(qtbot, make_player):
     clock.now += 0.3
     qtbot.waitUntil(lambda: player.current_index == 23, timeout=3000)
     _wait_frame(qtbot, player, 23)
+
+
+def test_a_typed_timecode_names_a_frame():
+    assert parse_timecode("00:00:01:15", 30) == 45
+    assert parse_timecode("1:15", 30) == 45
+    assert parse_timecode("115", 30) == 45
+    assert parse_timecode("2:00:00", 25) == 3000
+    assert parse_timecode("1;02:03:04", 30) == (3600 + 2 * 60 + 3) * 30 + 4
+    assert parse_timecode("+10", 30, current=5) == 15
+    assert parse_timecode("-10", 30, current=5) == -5  # the player clamps
+    assert parse_timecode("abc", 30) is None
+    assert parse_timecode("1:2:3:4:5", 30) is None
+    assert parse_timecode("", 30) is None

@@ -185,7 +185,7 @@ def test_scrubbing_seeks_the_playhead_and_updates_the_timecode(qtbot, make_panel
     x = round(bar.x_of(20))
     QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=QPoint(x, bar.height() // 2))
     assert document.playhead.time == pytest.approx(2.0)
-    assert panel.timecode_label.text() == "00:00:02:00 / 00:00:03:00"
+    assert panel.timecode_text() == "00:00:02:00 / 00:00:03:00"
     _wait_index(qtbot, panel, 20)
 
 
@@ -200,7 +200,7 @@ def test_playback_advances_and_stops_at_the_end(qtbot, make_panel):
     qtbot.waitUntil(lambda: not document.playhead.playing)
     assert document.playhead.time == pytest.approx(2.9)
     assert panel.play_action.text() == "Play"
-    assert panel.timecode_label.text() == "00:00:02:09 / 00:00:03:00"
+    assert panel.timecode_text() == "00:00:02:09 / 00:00:03:00"
 
 
 def test_keyboard_transport_steps_frames_and_jumps(qtbot, make_panel):
@@ -379,7 +379,7 @@ def test_a_narrow_dock_keeps_the_transport_and_folds_the_options(qtbot, make_pan
     play = panel._buttons[panel.play_action]
     assert play.isVisible()
     assert play.geometry().right() < panel.width()
-    assert panel.timecode_label.geometry().right() <= panel.width()
+    assert panel.duration_label.geometry().right() <= panel.width()
 
 
 def test_the_mouse_wheel_steps_frames_on_the_canvas(qtbot, make_panel):
@@ -435,3 +435,24 @@ def test_deleting_an_audio_feed_ends_its_producer(qtbot, media):
     shiboken6.delete(feed)
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_typing_a_timecode_jumps_there(qtbot, make_panel):
+    panel, document = make_panel()
+    panel.activateWindow()
+    assert QTest.qWaitForWindowActive(panel)
+    edit = panel.timecode_edit
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClicks(edit, "2:05")
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    assert panel.player.current_index == 25
+    assert document.playhead.time == pytest.approx(2.5)
+    assert edit.text() == "00:00:02:05"
+    assert not edit.hasFocus()  # the transport keys work again
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClicks(edit, "nonsense")
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    assert panel.player.current_index == 25
+    assert edit.text() == "00:00:02:05"
