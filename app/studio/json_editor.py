@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QColor,
     QFont,
     QFontDatabase,
+    QIcon,
     QKeyEvent,
     QKeySequence,
     QPainter,
@@ -181,7 +182,7 @@ class JsonTextEdit(QPlainTextEdit):
         self.highlighter = JsonHighlighter(self.document(), self.palette())
         self.marks: list[Mark] = []
         self._mark_selections: list[QTextEdit.ExtraSelection] | None = None
-        self._bracket_selections: list[QTextEdit.ExtraSelection] = []
+        self._icons: dict[tuple[str, str], QIcon] = {}
         self._line_markers: dict[int, str] | None = None
         self._gutter = _Gutter(self)
         self.blockCountChanged.connect(self._update_gutter_width)
@@ -499,8 +500,8 @@ class JsonTextEdit(QPlainTextEdit):
         size = self._marker_size()
         theme = theme_for(palette)
         icons = {
-            "error": qtawesome.icon("mdi6.close-circle", color=theme.error),
-            "warning": qtawesome.icon("mdi6.alert", color=theme.warning),
+            "error": self._icon("mdi6.close-circle", theme.error),
+            "warning": self._icon("mdi6.alert", theme.warning),
         }
         width = self._gutter.width()
         line_height = self.fontMetrics().height()
@@ -528,6 +529,12 @@ class JsonTextEdit(QPlainTextEdit):
                     painter, QRect(width - size - 3, top + (line_height - size) // 2, size, size)
                 )
         painter.end()
+
+    def _icon(self, name: str, color: str) -> QIcon:
+        icon = self._icons.get((name, color))
+        if icon is None:
+            icon = self._icons[(name, color)] = qtawesome.icon(name, color=color)
+        return icon
 
     def gutter_tooltip(self, y: int) -> str:
         block = self.cursorForPosition(QPoint(0, y)).block()
