@@ -4,8 +4,9 @@ The tables live in the same SQLite file as the PhantomFlow side (`Store`), so bo
 share accounts and the one append-only credit ledger; this module keeps its own connections
 (one per thread, WAL) and its own queries. Credit movements use the ledger's existing kinds:
 
-* approve charges `reserve −N` (N = scenes still without an image), final unless refunded;
-* a failure refunds `refund +k` (k = charged scenes that got no image; narration costs 0);
+* an approve with a live key charges `reserve −N` (N = scenes still without an image; a test
+  key charges nothing, whichever key created the video), final unless refunded;
+* a failure refunds `refund +k` (k = scenes paid for that got no image; narration costs 0);
 * `ledger.job_id` holds the video id, so a video's entries can be summed: the video's
   `credits_charged` always equals minus that sum (tested).
 
@@ -62,6 +63,9 @@ WORKING = ("pending", "scripting", "visualising", "narrating", "curating", "rend
 PROCESSING = ("visualising", "narrating", "curating", "rendering")
 MAX_IN_PROGRESS = 3
 MAX_SCENES = 40
+#: Internal scene flag (never in API answers): a live approve charged a credit for this scene
+#: and has not given it back; a failure refunds exactly the paid scenes left without an image.
+PAID = "paid"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sketchpen_keys (
@@ -220,7 +224,7 @@ class Video:
 
     @property
     def unimaged(self) -> int:
-        """Scenes without an illustration: what an approve charges and a failure refunds."""
+        """Scenes without an illustration: what a live approve charges."""
         return sum(1 for scene in self.scenes if not scene.get("image"))
 
 
@@ -589,15 +593,23 @@ class SketchStore:
                 raise WrongState(_state_message("approve", video.status, bool(video.scenes)))
             if retry and self._in_progress(conn, account_id) >= MAX_IN_PROGRESS:
                 raise TooManyVideos()
-            charge = video.unimaged if video.key_mode == "live" else 0
+            # The approving key decides (spec §7: sk_test_ keys never check or change the
+            # balance, whichever key created the video); each charged scene is marked paid, so
+            # a failure gives back exactly what was paid for the scenes left without an image.
+            scenes = [dict(scene) for scene in video.scenes]
+            charge = video.unimaged if caller.key_mode == "live" else 0
             if charge:
                 balance = self._balance(conn, account_id)
                 if balance < charge:
                     raise NotEnoughCredits(charge, balance)
                 self._ledger_add(conn, account_id, video.id, "reserve", -charge)
+                for scene in scenes:
+                    if not scene.get("image"):
+                        scene[PAID] = True
             self._update(
                 conn,
                 video.id,
+                scenes=scenes,
                 status="visualising",
                 generation=video.generation + 1,
                 approved_ts=time.time(),
@@ -688,13 +700,21 @@ class SketchStore:
 
     @staticmethod
     def _fail(conn: sqlite3.Connection, video: Video, stage: str, message: str) -> Ended:
-        refund = video.unimaged if video.key_mode == "live" else 0
-        refund = min(refund, video.credits_charged)
+        scenes = [dict(scene) for scene in video.scenes]
+        refund = 0
+        for scene in scenes:
+            if scene.get(PAID) and not scene.get("image"):
+                del scene[PAID]
+                refund += 1
+        if video.credits_charged and not any(PAID in scene for scene in video.scenes):
+            # Charged before scenes carried the flag (an older data folder): the former rule.
+            refund = min(video.unimaged, video.credits_charged)
         if refund:
             SketchStore._ledger_add(conn, video.account_id, video.id, "refund", refund)
         SketchStore._update(
             conn,
             video.id,
+            scenes=scenes,
             status="failed",
             error_stage=stage,
             error_message=message,

@@ -116,6 +116,37 @@ def test_test_keys_never_touch_the_balance_even_when_failing(sp: Sketch) -> None
     assert sp.balance() == 100
 
 
+def test_the_key_that_approves_decides_the_charge_and_refunds_return_only_what_was_paid(
+    sp: Sketch,
+) -> None:
+    """Spec §7: sk_test_ keys never check or change the balance, whichever key created the
+    video; a live key pays for what it approves; a failure gives back only credits paid."""
+    live_made = sp.draft()
+    sp.config.sketchpen_fail_images.add(0)
+    assert sp.approve(live_made["id"], "test").status_code == 200  # a test key: free
+    failed = sp.wait(live_made["id"], "failed")
+    assert failed["credits_charged"] == 0 and sp.ledger(live_made["id"]) == []
+    assert sp.balance() == 100
+    # A live retry pays for the scene still without an image; failing again refunds it.
+    assert sp.approve(live_made["id"]).json()["credits_charged"] == 1
+    failed = sp.wait(live_made["id"], "failed")
+    assert sp.ledger(live_made["id"]) == [("reserve", -1), ("refund", 1)]
+    assert failed["credits_charged"] == 0 and sp.balance() == 100
+    # Live-paid scenes, then a test-key retry that fails: only the paid one comes back.
+    sp.config.sketchpen_fail_images.clear()
+    test_made = sp.draft("test")
+    sp.config.sketchpen_fail_images.update({1, 2})
+    assert sp.approve(test_made["id"]).json()["credits_charged"] == 3  # the live key pays
+    assert sp.wait(test_made["id"], "failed")["credits_charged"] == 1  # scenes 2 and 3 back
+    sp.config.sketchpen_fail_images.discard(1)
+    assert sp.approve(test_made["id"], "test").json()["credits_charged"] == 1  # free retry
+    again = sp.wait(test_made["id"], "failed")
+    assert again["credits_charged"] == 1 and sp.balance() == 99  # nothing unpaid refunded
+    assert sp.ledger(test_made["id"]) == [("reserve", -3), ("refund", 2)]
+    sp.config.sketchpen_fail_images.clear()
+    _reconciled(sp)
+
+
 def test_insufficient_credits_on_create_and_approve(start_service: Callable[..., Running]) -> None:
     poor = open_sketch(start_service, credits=2)
     draft = poor.draft()
@@ -214,6 +245,7 @@ def test_a_crash_mid_visualising_is_reconciled_on_the_next_start(
     assert scripting is not None
     assert sketch.advance(scripting, "refining", scenes=scenes) is not None
     approved = sketch.approve(caller, video.id)
+    scenes = [dict(scene) for scene in approved.scenes]  # as a worker does: keep each scene
     scenes[0]["image"] = "scene-0.png"
     assert sketch.update_fields(approved, scenes=scenes) is not None
     sketch.close()
