@@ -1621,7 +1621,11 @@ class FieldRow(QWidget):
 
     def attach(self, grid: Any, row: int) -> int:
         """Place the row's parts in a grid (label, editor, reset; message below); returns the
-        next free grid row."""
+        next free grid row. The row itself (no pixels of its own) lives and dies with the grid."""
+        owner = grid.parentWidget()
+        if owner is not None:
+            self.setParent(owner)
+            self.hide()
         if self.wide:
             self.label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
             grid.addWidget(self.label, row, 0, 1, 3)
@@ -1697,12 +1701,6 @@ class FieldRow(QWidget):
         current = self.stack.currentWidget()
         assert isinstance(current, FieldEditor)
         return current.focus_target(subpath)
-
-    def changeEvent(self, event: QEvent) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange and self.problems:
-            problems, self.problems = self.problems, []
-            self.set_problems(problems)
 
 
 def _problem_line(key: str, problem: Problem) -> str:
