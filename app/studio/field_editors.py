@@ -427,6 +427,14 @@ class FieldEditor(QWidget):
         if not self._updating:
             self.committed.emit(subpath, value)
 
+    def flush(self) -> None:
+        """Commit typing that is waiting for its pause (before the editor shows another
+        object, so nothing typed is lost or written to the wrong place)."""
+        for edit in self.findChildren(CommitLineEdit):
+            edit.flush()
+        for text in self.findChildren(CommitTextEdit):
+            text.flush()
+
     def shown(self) -> Any:
         """The value shown (MISSING for an absent field)."""
         return self._value
@@ -745,6 +753,10 @@ class CommitLineEdit(QLineEdit):
         self._timer.stop()
         self.commit.emit()
 
+    def flush(self) -> None:
+        if self._timer.isActive():
+            self._finish()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape and self._timer.isActive():
             self._timer.stop()
@@ -791,6 +803,11 @@ class CommitTextEdit(QPlainTextEdit):
     def _typed(self) -> None:
         if not self._quiet:
             self._timer.start()
+
+    def flush(self) -> None:
+        if self._timer.isActive():
+            self._timer.stop()
+            self.commit.emit()
 
     def focusOutEvent(self, event: QFocusEvent) -> None:
         super().focusOutEvent(event)
@@ -1691,6 +1708,11 @@ class FieldRow(QWidget):
         palette.setColor(QPalette.ColorRole.WindowText, problem_color(severity, palette))
         self.message.setPalette(palette)
         self.message.setVisible(True)
+
+    def flush(self) -> None:
+        """Commit typing that waits for its pause."""
+        self.editor.flush()
+        self.raw.flush()
 
     def focus(self, subpath: Path = ()) -> QWidget:
         current = self.stack.currentWidget()

@@ -266,6 +266,8 @@ class InspectorPanel(QWidget):
     def show_path(self, path: Path | None) -> None:
         """Show the object at `path` (None or `()`: the movie)."""
         target, _rest = object_path(path)
+        if target != self.path:
+            self.flush()
         self.path = target
         self.kind = kind_of(target)
         self._refresh(force=True)
@@ -291,6 +293,11 @@ class InspectorPanel(QWidget):
         self._ensure_visible(row.outline)
         return target
 
+    def flush(self) -> None:
+        """Commit what is being typed in the shown object's fields (before showing another)."""
+        for row in list(self.rows.values()):
+            row.flush()
+
     def row(self, key: str) -> FieldRow | None:
         """The row that shows field `key` of the shown object."""
         return self.rows.get(key)
@@ -306,6 +313,8 @@ class InspectorPanel(QWidget):
                 target, field = object_path(wanted)
             else:
                 field = wanted  # a path relative to the object
+        if target != self.path:
+            self.flush()
         self.path = target
         self.kind = kind_of(target)
         self._refresh(force=False)

@@ -25,6 +25,7 @@ from app.studio.field_editors import (
 from app.studio.inspector import InspectorPanel
 
 SAMPLE_RATE = 48000
+TEXT_COMMIT_WAIT_MS = 900
 
 
 def _script() -> dict:
@@ -491,3 +492,20 @@ def test_switching_to_a_dark_palette_redraws_icons_in_the_new_text_colour(panel,
         assert panel.row("font_size") is not None
     finally:
         app.setPalette(before)
+
+
+def test_typing_not_yet_committed_goes_to_its_own_object_when_the_selection_moves(
+    panel, doc, qtbot
+):
+    doc.select(("scenes", 0))
+    row = panel.row("name")
+    assert row is not None and isinstance(row.editor, TextEditor)
+    edit = row.editor.edit
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, "Opening")
+    doc.select(("scenes", 1))  # e.g. a shortcut, before the typing pause ends
+    assert doc.data["scenes"][0]["name"] == "Opening"
+    assert doc.data["scenes"][1]["name"] == "Outro"
+    qtbot.wait(TEXT_COMMIT_WAIT_MS)
+    assert doc.data["scenes"][1]["name"] == "Outro"
