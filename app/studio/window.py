@@ -612,20 +612,61 @@ class MainWindow(QMainWindow):
                     # inputs still get their keys (Qt lets a focused editor claim them first).
                     set_context(Qt.ShortcutContext.WindowShortcut)
                 self.playback_menu.menuAction().setVisible(True)
+            self._add_panel_actions(
+                self.playback_menu, preview, (None, "mute_action", "copy_frame_action")
+            )
         scenes = self.panels.get("scenes")
         if scenes is not None:
             self.edit_menu.addSeparator()
-            self._add_panel_actions(
+            added = self._add_panel_actions(
                 self.edit_menu,
                 scenes,
                 (
                     "add_action",
                     "duplicate_action",
-                    "delete_action",
                     "rename_action",
+                    "delete_action",
                     None,
                     "move_up_action",
                     "move_down_action",
+                ),
+            )
+            for name in ("add_action", "duplicate_action"):
+                action = getattr(scenes, name, None)
+                if isinstance(action, QAction):
+                    # Ctrl+D and Ctrl+Shift+N work wherever the focus is (no text input
+                    # claims them); Delete stays with the focused panel (scene or element).
+                    action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        timeline = self.panels.get("timeline")
+        if timeline is not None:
+            self.edit_menu.addSeparator()
+            self._add_panel_actions(
+                self.edit_menu,
+                timeline,
+                ("delete_action", "nudge_left_action", "nudge_right_action"),
+            )
+            self.timeline_menu = self.view_menu.addMenu(icon("mdi6.chart-timeline"), "&Timeline")
+            self._add_panel_actions(
+                self.timeline_menu,
+                timeline,
+                ("zoom_in_action", "zoom_out_action", "zoom_fit_action", None, "snap_action"),
+            )
+        script = self.panels.get("script")
+        if script is not None:
+            self.edit_menu.addSeparator()
+            self._add_panel_actions(
+                self.edit_menu,
+                script,
+                (
+                    "find_action",
+                    "find_next_action",
+                    "find_previous_action",
+                    "go_to_line_action",
+                    None,
+                    "format_action",
+                    None,
+                    "next_problem_action",
+                    "previous_problem_action",
                 ),
             )
 
@@ -636,7 +677,7 @@ class MainWindow(QMainWindow):
         pending_separator = False
         for name in names:
             if name is None:
-                pending_separator = bool(added)
+                pending_separator = bool(added or menu.actions())
                 continue
             action = getattr(panel, name, None)
             if isinstance(action, QAction):

@@ -406,3 +406,32 @@ def test_drop_on_a_child_widget_opens_the_script(qtbot, full_window, tmp_path) -
     _drop(editor.viewport(), path)
     qtbot.waitUntil(lambda: full_window.document.file_path == path)
     assert "onto-editor" not in full_window.document.data["scenes"][0]["name"]
+
+
+def test_ctrl_d_duplicates_the_scene_from_the_timeline_and_is_shown_in_edit(qtbot, full_window):
+    _needs(full_window, "scenes", "timeline")
+    shortcuts = {a.text(): a.shortcut().toString() for a in full_window.edit_menu.actions()}
+    assert "Ctrl+D" in shortcuts.values()
+    full_window.document.select(("scenes", 0))
+    view = full_window.panels["timeline"].view  # type: ignore[attr-defined]
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus)
+    before = len(full_window.document.data["scenes"])
+    qtbot.keyClick(view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert len(full_window.document.data["scenes"]) == before + 1
+    assert full_window.document.undo_stack.undoText().lower().startswith("duplicate")
+
+
+def test_delete_in_the_json_editor_deletes_a_character_not_a_scene(qtbot, full_window) -> None:
+    _needs(full_window, "script", "scenes")
+    editor = full_window.panels["script"].editor  # type: ignore[attr-defined]
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    cursor = editor.textCursor()
+    cursor.setPosition(0)
+    editor.setTextCursor(cursor)
+    scenes = len(full_window.document.data["scenes"])
+    text = editor.toPlainText()
+    qtbot.keyClick(editor, Qt.Key.Key_Delete)
+    assert editor.toPlainText() == text[1:]
+    assert len(full_window.document.data["scenes"]) == scenes
