@@ -340,6 +340,9 @@ class AudioOutput(QObject):
         self.available = default_output_available() if available is None else available
         self.start_latency = 0.15
         self.feed_start = 0.0
+        self.muted = False
+        #: Why the device stopped last time (None once a start plays again).
+        self.last_error: str | None = None
         self._sink: QAudioSink | None = None
         self._feed: AudioFeed | None = None
         self._format = audio_format()
@@ -399,6 +402,7 @@ class AudioOutput(QObject):
         try:
             sink = QAudioSink(QMediaDevices.defaultAudioOutput(), self._format, self)
             sink.setBufferSize(self._format.bytesForDuration(100_000))
+            sink.setVolume(0.0 if self.muted else 1.0)
             sink.start(feed)
         except Exception as exc:
             self._fail(exc)
@@ -409,8 +413,15 @@ class AudioOutput(QObject):
         log.error("cannot start audio output", exc_info=exc)
         self.stop()
         self.available = False
+        self.last_error = str(exc)
         self.failed.emit(str(exc))
         return False
+
+    def set_muted(self, muted: bool) -> None:
+        """Silence the device (the sound keeps running, so it stays the picture's clock)."""
+        self.muted = muted
+        if self._sink is not None:
+            self._sink.setVolume(0.0 if muted else 1.0)
 
     def media_time(self) -> float | None:
         """The movie time being heard now, or None while the device has not started playing.
@@ -428,6 +439,7 @@ class AudioOutput(QObject):
             if (processed - self._first_processed) / 1e6 < self.RUNNING_AFTER:
                 return None
             self._running = True
+            self.last_error = None
             latency = now - self._started_at - processed / 1e6
             self.start_latency = min(max(latency, 0.0), 3.0)
         if processed != self._last_processed:
@@ -451,5 +463,6 @@ class AudioOutput(QObject):
         if error in (QtAudio.Error.NoError, QtAudio.Error.UnderrunError):
             return True
         self.stop()
-        self.failed.emit(f"Audio output stopped ({error.name})")
+        self.last_error = f"Audio output stopped ({error.name})"
+        self.failed.emit(self.last_error)
         return False

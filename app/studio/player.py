@@ -849,6 +849,8 @@ class Player(QObject):
     def audio_state(self) -> str:
         if self.audio is None or not self.audio.available:
             return "no-device"
+        if self.audio.last_error is not None:
+            return "failed"
         if self._audio_on:
             return "playing"
         return "silent"

@@ -436,7 +436,9 @@ class PreviewPanel(QWidget):
         self.options_bar.addSeparator()
         self.options_bar.addWidget(self.scale_combo)
         self.options_bar.addWidget(self.fps_label)
-        self.options_bar.addWidget(self.audio_label)
+        self._mute_button_action = self.options_bar.addAction(self.mute_action)
+        # A toolbar shows or hides its widgets through their actions.
+        self._audio_label_action = self.options_bar.addWidget(self.audio_label)
         for button in self.options_bar.findChildren(QToolButton):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         controls.addWidget(self.options_bar)
@@ -516,6 +518,10 @@ class PreviewPanel(QWidget):
         self.clear_loop_action = action(
             "Clear Loop Range", "Alt+X", player.clear_loop, "Clear the in and out points"
         )
+        self.mute_action = QAction("Mute Preview", self)
+        self.mute_action.setCheckable(True)
+        self.mute_action.setToolTip("Mute the preview's sound")
+        self.mute_action.toggled.connect(self._mute)
         self.copy_frame_action = QAction("Copy Frame", self)
         self.copy_frame_action.setToolTip("Copy the frame on screen (at the preview scale)")
         self.copy_frame_action.triggered.connect(self.copy_frame)
@@ -533,6 +539,11 @@ class PreviewPanel(QWidget):
             self.loop_action,
             self.clear_loop_action,
         ]
+
+    def _mute(self, muted: bool) -> None:
+        if self.player.audio is not None:
+            self.player.audio.set_muted(muted)
+        self.mute_action.setIcon(_icon("mdi6.volume-off" if muted else "mdi6.volume-high", self))
 
     def copy_frame(self) -> None:
         image = self.player.image
@@ -552,6 +563,8 @@ class PreviewPanel(QWidget):
         menu.addActions([self.loop_in_action, self.loop_out_action, self.loop_action])
         menu.addAction(self.clear_loop_action)
         menu.addSeparator()
+        if self.mute_action.isVisible():
+            menu.addAction(self.mute_action)
         menu.addAction(self.copy_frame_action)
         self.copy_frame_action.setEnabled(self.player.image is not None)
         menu.popup(self.canvas.mapToGlobal(position))
@@ -589,6 +602,9 @@ class PreviewPanel(QWidget):
             self.shuttle_reverse_action: "mdi6.rewind",
             self.shuttle_forward_action: "mdi6.fast-forward",
             self.shuttle_pause_action: "mdi6.pause",
+            self.mute_action: "mdi6.volume-off"
+            if self.mute_action.isChecked()
+            else "mdi6.volume-high",
         }
         for act, name in names.items():
             act.setIcon(_icon(name, self))
@@ -698,9 +714,11 @@ class PreviewPanel(QWidget):
                 else "The audio output stopped: playing silently"
             )
             self.audio_label.setAccessibleName("no audio output")
-            self.audio_label.setVisible(True)
+            self._audio_label_action.setVisible(True)
+            self.mute_action.setVisible(False)
         else:
-            self.audio_label.setVisible(False)
+            self._audio_label_action.setVisible(False)
+            self.mute_action.setVisible(True)
 
     # ---- drops -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 from app.media.audio import AudioTrack
 from app.media.proxy import ProxyStore
 from app.render.preview import PreviewSource
-from app.studio.audio_output import AudioFeed, AudioOutput
+from app.studio.audio_output import AudioFeed, AudioOutput, default_output_available
 from app.studio.document import ScriptDocument, dumps
 from app.studio.preview_panel import PreviewPanel, scene_at
 from tests.bench.media import moving_clip
@@ -456,3 +456,30 @@ def test_typing_a_timecode_jumps_there(qtbot, make_panel):
     QTest.keyClick(edit, Qt.Key.Key_Return)
     assert panel.player.current_index == 25
     assert edit.text() == "00:00:02:05"
+
+
+@pytest.mark.skipif(default_output_available(), reason="needs a machine without audio output")
+def test_a_device_that_fails_to_open_leaves_playback_silent_and_says_so(qtbot, media, tmp_path):
+    clip = tmp_path / "sound.mp4"
+    moving_clip(clip, 2.0, width=160, height=90, fps=FPS, gop=5, audio=True)
+    script = _script(video=str(clip))
+    document = ScriptDocument(dumps(script), file_path=media / "movie.json")
+    document.validate_now()
+    output = AudioOutput(available=True)  # it believes a device is there: opening fails
+    panel = PreviewPanel(document, audio=output, proxies=ProxyStore(tmp_path / "proxies"))
+    qtbot.addWidget(panel)
+    panel.resize(660, 480)
+    panel.show()
+    assert panel.mute_action.isVisible() and not panel.audio_label.isVisible()
+    panel.mute_action.trigger()
+    assert output.muted
+    qtbot.waitUntil(lambda: bool(panel.player._tracks), timeout=5000)
+    document.playhead.seek(1.0)
+    panel.player.play()
+    qtbot.waitUntil(panel.audio_label.isVisible, timeout=5000)
+    assert "audio output stopped" in panel.audio_label.toolTip()
+    qtbot.wait(300)
+    assert panel.player.playing
+    assert document.playhead.time > 1.1  # the picture went on
+    panel.close_player()
+    document.close()
