@@ -992,7 +992,14 @@ async def files(request: Request) -> Response:
     if token == "voices":
         folder = root / "voices"
     elif re.fullmatch(r"[0-9a-f]{32}", token):
-        owner = await run_in_threadpool(sketchpen.store.media_owner, token)
+        try:
+            if "files:database" in service.config.faults:
+                raise sqlite3.OperationalError("fault switch 'files:database' is on")
+            owner = await run_in_threadpool(sketchpen.store.media_owner, token)
+        except sqlite3.Error:
+            log.exception("request %s (GET files): database error", request_id)
+            response = envelope(500, "DATABASE_ERROR", "A storage operation failed", request_id)
+            return _finish(response, request_id)
         if owner is not None:
             folder = root / ("videos" if owner[0] == "video" else "assets") / owner[1]
     path = folder / name if folder is not None and _FILE_NAME.match(name) else None

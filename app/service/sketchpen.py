@@ -933,7 +933,26 @@ class SketchpenClient:
 
             return await self.retrier.run(attempt, kind=RequestKind.SAFE)
 
-        return await self._with_state(video_id, self._parked(send, wait_for_slot))
+        try:
+            return await self._with_state(video_id, self._parked(send, wait_for_slot))
+        except ApiError as error:
+            if error.code == "INSUFFICIENT_CREDITS":
+                await self._offer_fewer_scenes(error, video_id)
+            raise
+
+    async def _offer_fewer_scenes(self, error: ApiError, video_id: str) -> None:
+        """§10: a draft (`refining`) that costs more than the balance can also be approved with
+        fewer scenes: "Remove scenes" (SHORTEN_VIDEO) joins the 402's actions when scene edits
+        are offered; a failed video's retry cannot shed scenes."""
+        if not self.is_offered(Feature.SCENE_EDITS):
+            return
+        try:
+            video = await self.get_video(video_id)
+        except ApiError:
+            return
+        if video.status == S.REFINING and Action.SHORTEN_VIDEO not in error.actions:
+            first, *rest = error.actions or (Action.COPY_DETAILS,)
+            error.actions = (first, Action.SHORTEN_VIDEO, *rest)
 
     async def regenerate(
         self,

@@ -262,6 +262,10 @@ def test_internal_and_database_errors_carry_a_request_id(sp: Sketch) -> None:
     assert_envelope(sp.approve(draft["id"]), 500, "DATABASE_ERROR")
     sp.config.faults.clear()
     assert sp.video(draft["id"])["status"] == "refining" and sp.ledger(draft["id"]) == []
+    # The keyless media route answers in the same envelope.
+    sp.config.faults.add("files:database")
+    assert_envelope(sp.call("GET", f"/files/{'a' * 32}/video.mp4", None), 500, "DATABASE_ERROR")
+    sp.config.faults.clear()
 
 
 def test_absent_routes_answer_like_a_hosted_server_without_the_endpoint(sp: Sketch) -> None:

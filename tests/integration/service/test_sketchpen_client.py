@@ -488,11 +488,26 @@ def test_credits_come_from_the_account_and_test_keys_cost_nothing(
             error = await raises(live.approve(costly.id))
             assert (error.code, error.category) == ("INSUFFICIENT_CREDITS", Category.MONEY)
             assert (error.required, error.balance) == (3, 2)
+            assert error.actions[:3] == (
+                Action.OPEN_BILLING,
+                Action.SHORTEN_VIDEO,  # "Remove scenes": a draft can be approved shorter
+                Action.USE_TEST_KEY,
+            )
             shorter = await live.replace_scenes(costly.id, costly.scenes[:2])
             assert len(shorter.scenes) == 2
             await live.approve(costly.id)
             assert (await finish(live, costly.id)).status == "completed"
             assert (await live.account()).credits_balance == 0
+            # Creating needs a balance of 1 (and charges nothing); the test key needs none.
+            error = await raises(live.create_video(PROMPT, fps=10))
+            assert (error.code, error.status, error.category) == (
+                "INSUFFICIENT_CREDITS",
+                402,
+                Category.MONEY,
+            )
+            assert (error.required, error.balance) == (1, 0) and error.request_id
+            assert not isinstance(error, CreationUncertain) and error.attempts == 1
+            assert (await sandbox.create_video(PROMPT, fps=10)).status in ("pending", "scripting")
 
     asyncio.run(main())
 
@@ -669,6 +684,7 @@ def test_the_string_bodied_429_is_parsed_and_waited_out(open_sketch: Callable[..
     error = limited[0].error
     assert (error.code, error.status, error.category) == ("RATE_LIMITED", 429, Category.WAIT)
     assert not error.enveloped and error.message == "Rate limit exceeded: 2 per 1 second"
+    assert error.request_id  # the string body has none: X-Request-ID gives it
     assert error.retry_after is not None and 0 < error.retry_after <= 1
     assert error.rate_window == 1.0
 
@@ -850,6 +866,27 @@ def test_unknown_ids_are_not_found_and_a_wrong_key_is_a_credentials_error(
             error = await raises(malformed.list_videos())
             assert (error.code, error.category) == ("AUTH_ERROR", Category.CREDENTIALS)
             assert error.actions[0] is Action.ENTER_KEY
+        store = sketch.running.thread.app.state.sketchpen.store
+        account_id = store.authenticate(sketch.live).account.id
+        reader = store.mint_key(account_id, "live", ["videos:read"])
+        async with client(sketch, " ") as keyless, client(sketch, reader) as narrow:
+            error = await raises(keyless.list_videos())
+            assert (error.code, error.status, error.category) == (
+                "UNAUTHORIZED",
+                401,
+                Category.CREDENTIALS,
+            )
+            assert error.request_id and error.attempts == 1
+            assert await narrow.list_videos() == []
+            error = await raises(narrow.create_video(PROMPT))
+            assert (error.code, error.status, error.category) == (
+                "FORBIDDEN",
+                403,
+                Category.PERMISSION,
+            )
+            assert error.actions[0] is Action.USE_SCOPED_KEY and error.request_id
+            error = await raises(narrow.create_callback("http://127.0.0.1:9/h", "video.failed"))
+            assert error.code == "FORBIDDEN" and not isinstance(error, CreationUncertain)
 
     asyncio.run(main())
 

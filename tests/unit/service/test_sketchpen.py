@@ -314,6 +314,63 @@ def test_string_bodied_429_is_waited_out_by_its_retry_after() -> None:
     assert notices[0].error.code == "RATE_LIMITED" and notices[0].error.rate_window == 60.0
 
 
+@pytest.mark.parametrize("retry_after", ["7", "http-date"])
+def test_an_enveloped_rate_limited_is_waited_out_too(retry_after: str) -> None:
+    """§9: the code table's RATE_LIMITED (enveloped) is a rate limit like the string body;
+    Retry-After may be seconds or an HTTP-date."""
+    import email.utils
+    import time
+
+    header = retry_after
+    if retry_after == "http-date":
+        header = email.utils.formatdate(time.time() + 8, usegmt=True)
+    answers = [
+        httpx.Response(
+            429,
+            json={"error": {"code": "RATE_LIMITED", "message": "Slow down", "request_id": "r1"}},
+            headers={"Retry-After": header},
+        ),
+        httpx.Response(200, json=video_json()),
+    ]
+    sleeps = Sleeps()
+    notices: list[WaitNotice] = []
+
+    async def main() -> None:
+        async with client_for(lambda r: answers.pop(0), sleeps=sleeps, on_wait=notices.append) as c:
+            assert (await c.get_video(VID)).id == VID
+            assert c.rate_limited_answers == 1
+
+    run(main)
+    assert len(sleeps.calls) == 1 and 5.0 <= sleeps.calls[0] <= 8.0
+    error = notices[0].error
+    assert notices[0].reason is WaitReason.RATE_LIMIT and error.enveloped
+    assert (error.code, error.request_id, error.is_concurrency_limit) == (
+        "RATE_LIMITED",
+        "r1",
+        False,
+    )
+
+
+@pytest.mark.parametrize(("status", "shorter"), [("refining", True), ("failed", False)])
+def test_insufficient_credits_on_approve_offers_fewer_scenes_only_for_a_draft(
+    status: str, shorter: bool
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return envelope(402, "INSUFFICIENT_CREDITS", "Required: 5, Available: 2")
+        return httpx.Response(200, json=video_json(status))
+
+    async def main() -> None:
+        async with client_for(handler) as client:
+            error = await raises(client.approve(VID))
+            assert (error.required, error.balance) == (5, 2)
+            assert (Action.SHORTEN_VIDEO in error.actions) is shorter
+            assert error.actions[0] is Action.OPEN_BILLING
+            assert error.actions[-1] is Action.COPY_DETAILS
+
+    run(main)
+
+
 def test_string_bodied_429_without_retry_after_waits_its_window_when_short() -> None:
     answers = [
         httpx.Response(429, json={"error": "Rate limit exceeded: 5 per 30 seconds"}),
