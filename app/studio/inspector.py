@@ -164,8 +164,15 @@ class Section(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        self.badge = QLabel()
+        self.badge.setVisible(False)
+        self.rows: list[FieldRow] = []
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 6, 0)
+        top.addWidget(self.header, 1)
+        top.addWidget(self.badge)
         layout.addWidget(line)
-        layout.addWidget(self.header)
+        layout.addLayout(top)
         layout.addWidget(self.body)
         self.header.toggled.connect(self._toggled)
         self._toggled(expanded)
@@ -177,6 +184,21 @@ class Section(QWidget):
 
     def add_row(self, row: FieldRow) -> None:
         self.next_row = row.attach(self.grid, self.next_row)
+        self.rows.append(row)
+
+    def show_problem_count(self) -> None:
+        """A coloured count beside the title, so a collapsed section still says it has
+        problems."""
+        problems = [p for row in self.rows for p in row.problems]
+        severity = worst(problems)
+        self.badge.setVisible(severity is not None)
+        if severity is None:
+            return
+        color = problem_color(severity, self.palette())
+        self.badge.setText(f'<span style="color:{color.name()}">● {len(problems)}</span>')
+        self.badge.setToolTip(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {self.title}"
+        )
 
     def add_widget(self, widget: QWidget) -> None:
         self.grid.addWidget(widget, self.next_row, 0, 1, 3)
@@ -227,9 +249,16 @@ class InspectorPanel(QWidget):
         title_font.setBold(True)
         title_font.setPointSizeF(title_font.pointSizeF() * 1.15)
         self.title.setFont(title_font)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.subtitle = QLabel()
         self.subtitle.setWordWrap(True)
-        self.subtitle.setEnabled(False)
+        self.subtitle.setTextFormat(Qt.TextFormat.RichText)
+        self.subtitle.linkActivated.connect(self._breadcrumb)
+        muted = QPalette(self.subtitle.palette())
+        muted.setColor(
+            QPalette.ColorRole.WindowText, muted.color(QPalette.ColorRole.PlaceholderText)
+        )
+        self.subtitle.setPalette(muted)
         titles = QVBoxLayout()
         titles.setSpacing(0)
         titles.addWidget(self.title)
@@ -518,22 +547,28 @@ class InspectorPanel(QWidget):
         kind = self.kind
         if kind == "movie":
             icon, title = "mdi6.movie-open-outline", "Movie"
-            subtitle = self._movie_summary(obj)
+            subtitle = _escape(self._movie_summary(obj))
         elif kind == "scene":
             index = int(path[1]) + 1
             name = obj.get("name") if isinstance(obj, dict) else None
             icon = "mdi6.filmstrip-box"
             title = f"Scene {index}" + (f" — {name}" if isinstance(name, str) and name else "")
-            subtitle = self._scene_summary(path, obj)
+            subtitle = '<a href="movie">Movie</a> · ' + _escape(self._scene_summary(path, obj))
         else:
             element_type = obj.get("type") if isinstance(obj, dict) else None
             icon = ELEMENT_ICONS.get(str(element_type), "mdi6.help-box-outline")
             known = isinstance(element_type, str) and element_type in ELEMENT_ICONS
             title = f"{str(element_type).capitalize()} element" if known else "Element"
-            subtitle = describe(path)
+            subtitle = f'<a href="scene">Scene {int(path[1]) + 1}</a> › element {int(path[3]) + 1}'
         self.icon.setPixmap(themed_icon(icon, self).pixmap(24, 24))
         self.title.setText(title)
         self.subtitle.setText(subtitle)
+
+    def _breadcrumb(self, href: str) -> None:
+        """The header's links: up to the scene of an element, or to the movie."""
+        if self.path is None:
+            return
+        self.document.select(self.path[:2] if href == "scene" else ())
 
     def _movie_summary(self, obj: Any) -> str:
         if not isinstance(obj, dict):
@@ -626,6 +661,8 @@ class InspectorPanel(QWidget):
                 own.append(problem)
         for key, row in self.rows.items():
             row.set_problems(by_key.get(key, []))
+        for section in self.sections.values():
+            section.show_problem_count()
         self._show_own_problems(own)
         self._flag_elements(children)
 

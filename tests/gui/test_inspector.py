@@ -509,3 +509,14 @@ def test_typing_not_yet_committed_goes_to_its_own_object_when_the_selection_move
     assert doc.data["scenes"][1]["name"] == "Outro"
     qtbot.wait(TEXT_COMMIT_WAIT_MS)
     assert doc.data["scenes"][1]["name"] == "Outro"
+
+
+def test_header_links_go_up_to_the_scene_and_the_movie(panel, doc):
+    doc.select(TEXT)
+    assert panel.title.text() == "Text element"
+    panel.subtitle.linkActivated.emit("scene")
+    assert panel.path == ("scenes", 0)
+    assert panel.title.text() == "Scene 1 — Intro"
+    panel.subtitle.linkActivated.emit("movie")
+    assert panel.path == ()
+    assert panel.title.text() == "Movie"
