@@ -633,6 +633,7 @@ class ScriptEditorPanel(QWidget):
         self.document = document
         self.editor = JsonTextEdit(self)
         self.editor.setObjectName("scriptEditor")
+        self.editor.setAccessibleName("Script (JSON)")
         self._shown = ""  # the Python text the editor shows (offsets refer to it)
         self._map = OffsetMap("")
         self._applying = False  # we are changing the editor's text: not the user typing

@@ -225,6 +225,7 @@ class ProblemsPanel(QWidget):
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setPlaceholderText("Filter (message, scene, field, code)")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setAccessibleName("Filter problems")
         self.filter_edit.addAction(
             qtawesome.icon("mdi6.filter-variant"), QLineEdit.ActionPosition.LeadingPosition
         )
@@ -242,6 +243,7 @@ class ProblemsPanel(QWidget):
 
         self.view = QTreeView(self)
         self.view.setObjectName("problemsView")
+        self.view.setAccessibleName("Problems")
         self.view.setModel(self.model)
         self.view.setRootIsDecorated(False)
         self.view.setUniformRowHeights(True)

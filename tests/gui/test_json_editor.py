@@ -459,3 +459,19 @@ def test_zooming_the_font_widens_the_gutter(panel):
     panel.editor.setFont(font)
     assert panel.editor.gutter_width() > before
     assert panel.editor.viewportMargins().left() == panel.editor.gutter_width()
+
+
+def test_an_edit_in_two_places_at_once_reaches_the_document_exactly(panel, doc):
+    # What a drag-and-drop move does: one edit block that removes here and inserts there.
+    text = doc.text
+    cursor = QTextCursor(panel.editor.document())
+    cursor.beginEditBlock()
+    cursor.setPosition(text.index('"S1"') + 1)
+    cursor.insertText("moved ")
+    cursor.setPosition(text.index('"S0"') + 1)
+    cursor.setPosition(text.index('"S0"') + 3, QTextCursor.MoveMode.KeepAnchor)
+    cursor.removeSelectedText()
+    cursor.endEditBlock()
+    assert doc.text == panel.editor.document().toRawText().replace("\u2029", "\n")
+    assert [s["name"] for s in doc.data["scenes"]] == ["", "moved S1"]
+    assert doc.undo_stack.count() == 1
