@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import threading
@@ -69,6 +70,32 @@ class SoundProblem:
     message: str
 
 
+_PROBES: collections.OrderedDict[tuple[str, int, int], MediaInfo] = collections.OrderedDict()
+_PROBES_LOCK = threading.Lock()
+_PROBES_MAX = 512
+
+
+def probe_cached(path: Path) -> MediaInfo:
+    """`probe(path)`, remembered while the file keeps its size and modification time: the
+    preview lists the movie's sounds after every edit, and a long movie has many sources."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return probe(path)  # raises the probe's own MediaError (not_found, …)
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _PROBES_LOCK:
+        info = _PROBES.get(key)
+        if info is not None:
+            _PROBES.move_to_end(key)
+            return info
+    info = probe(path)
+    with _PROBES_LOCK:
+        _PROBES[key] = info
+        while len(_PROBES) > _PROBES_MAX:
+            _PROBES.popitem(last=False)
+    return info
+
+
 def preview_tracks(
     movie: Movie, base_dir: Path | None, cache: MediaCache | None = None
 ) -> tuple[list[AudioTrack], list[SoundProblem]]:
@@ -94,7 +121,7 @@ def preview_tracks(
                     path = cache.fetch(source.url or "")
                 else:
                     raise MediaError(element.src, "network", "Media from the web needs a cache")
-                info = infos.get(path) or probe(path)
+                info = infos.get(path) or probe_cached(path)
                 infos[path] = info
             except MediaError as exc:
                 problems.append(SoundProblem(path_text, element.src, str(exc)))

@@ -417,6 +417,7 @@ class Player(QObject):
         self._own_seek = False
         self._tracks: list[Any] | None = None
         self._tracks_serial = 0
+        self._tracks_latest = [0]  # read by the listing task on its worker
         self._video_problems: tuple[MediaProblem, ...] = ()
         self._sound_problems: tuple[MediaProblem, ...] = ()
         self._runtime_problems: tuple[MediaProblem, ...] = ()
@@ -789,12 +790,17 @@ class Player(QObject):
         self._tracks = None
         self._tracks_serial += 1
         serial = self._tracks_serial
+        latest = self._tracks_latest
+        latest[0] = serial
+
+        def listing() -> Any:
+            if latest[0] != serial:
+                return None  # a newer edit came while this one waited: skip the work
+            return preview_tracks(movie, base_dir, self._media_cache)
+
+        base_dir = self.document.base_dir
         self._tasks.run(
-            preview_tracks,
-            movie,
-            self.document.base_dir,
-            self._media_cache,
-            done=lambda result, error: self._tracks_ready(serial, result, error),
+            listing, done=lambda result, error: self._tracks_ready(serial, result, error)
         )
         if self.loop_in is not None and self.loop_in >= self.frame_count:
             self.loop_in = None
@@ -815,7 +821,7 @@ class Player(QObject):
                 self._movie_changed(self.movie)
 
     def _tracks_ready(self, serial: int, result: Any, error: BaseException | None) -> None:
-        if serial != self._tracks_serial:
+        if serial != self._tracks_serial or (result is None and error is None):
             return
         if error is not None:
             log.error("cannot list the movie's sounds", exc_info=error)

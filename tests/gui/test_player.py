@@ -17,6 +17,7 @@ from app.studio.audio_output import (
     AudioOutput,
     default_output_available,
     preview_tracks,
+    probe_cached,
 )
 from app.studio.document import ScriptDocument, dumps
 from app.studio.player import (
@@ -478,3 +479,15 @@ def test_a_typed_timecode_names_a_frame():
     assert parse_timecode("abc", 30) is None
     assert parse_timecode("1:2:3:4:5", 30) is None
     assert parse_timecode("", 30) is None
+
+
+def test_probes_are_remembered_until_the_file_changes(tmp_path):
+    clip = tmp_path / "c.mp4"
+    moving_clip(clip, 1.0, width=64, height=36, fps=FPS, gop=5, audio=True)
+    first = probe_cached(clip)
+    assert probe_cached(clip) is first
+    clip.unlink()
+    moving_clip(clip, 2.0, width=64, height=36, fps=FPS, gop=5, audio=True)
+    second = probe_cached(clip)
+    assert second is not first
+    assert second.duration == pytest.approx(2.0, abs=0.1)
