@@ -34,6 +34,8 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QStandardItem,
+    QStandardItemModel,
 )
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -896,6 +898,26 @@ def font_families() -> list[str]:
     return _font_families
 
 
+_font_model: QStandardItemModel | None = None
+
+
+def font_model() -> QStandardItemModel:
+    """One list of families shared by every font combo (a machine may have thousands, and a
+    text element's inspector is built each time one is selected)."""
+    global _font_model
+    if _font_model is None:
+        model = QStandardItemModel()
+        first = QStandardItem(f"{DEFAULT_FAMILY} (bundled)")
+        first.setData(None, Qt.ItemDataRole.UserRole)
+        model.appendRow(first)
+        for family in font_families()[1:]:
+            item = QStandardItem(family)
+            item.setData(family, Qt.ItemDataRole.UserRole)
+            model.appendRow(item)
+        _font_model = model
+    return _font_model
+
+
 class FontEditor(FieldEditor):
     """An editable family combo: the bundled family (null) and every installed family; a family
     that is not installed is kept as typed and flagged (it falls back to the bundled font)."""
@@ -907,9 +929,7 @@ class FontEditor(FieldEditor):
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.combo.setMaxVisibleItems(20)
-        self.combo.addItem(f"{DEFAULT_FAMILY} (bundled)", None)
-        for family in font_families()[1:]:
-            self.combo.addItem(family, family)
+        self.combo.setModel(font_model())
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setVisible(False)
@@ -958,9 +978,8 @@ class FontEditor(FieldEditor):
         current = self._value if self._value is not MISSING else None
         if family == current:
             return
-        value: Any = family
-        if family is None and self._value is MISSING:
-            return
+        # the bundled family is the default: choosing it removes the key
+        value: Any = MISSING if family is None else family
         self._value = value
         self._update_note(value)
         self._emit(value)
@@ -1402,7 +1421,7 @@ class SourceEditor(FieldEditor):
         text = value if isinstance(value, str) else ""
         self.edit.set_text_quietly(text)
         if text.strip():
-            if self.outcome is None or self.outcome.src != text or self._probing != text:
+            if self._probing != text:  # a new source (a probe of this one runs or ran)
                 self._probe()
         else:
             self._probing = None

@@ -278,3 +278,15 @@ def test_transition_with_odd_keys_or_values_is_shown_raw(qtbot):
     assert row.shows_raw
     row.show_value("fade")
     assert row.shows_raw
+
+
+def test_choosing_the_bundled_family_removes_the_key(qtbot):
+    editor = FontEditor(spec("element", "font_family", "text"))
+    qtbot.addWidget(editor)
+    calls = Recorder(editor).calls
+    editor.show_value("No Such Font 123")
+    editor.combo.activated.emit(0)
+    assert calls == [((), MISSING)]
+    other = FontEditor(spec("element", "font_family", "text"))
+    qtbot.addWidget(other)
+    assert other.combo.model() is editor.combo.model()  # one shared list of families
