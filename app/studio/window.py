@@ -274,7 +274,9 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The right column (Inspector over Script) runs the full height: both need lines more
+        # than the timeline needs the last few hundred pixels of width.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setWindowIcon(icon("mdi6.movie-open-outline"))
 
         self.panels: dict[str, QWidget] = {}
@@ -326,7 +328,7 @@ class MainWindow(QMainWindow):
 
     def apply_default_layout(self) -> None:
         """Scenes left, Preview in the middle, Inspector (with Variables) right, Script and
-        Problems tabbed under it, Timeline across the bottom; sized for the window."""
+        Problems tabbed under it, Timeline under Scenes and Preview; sized for the window."""
         docks = self.docks
         for dock in docks.values():
             dock.setFloating(False)
@@ -397,10 +399,13 @@ class MainWindow(QMainWindow):
                 [int(height * f) for _, f in present],
                 Qt.Orientation.Vertical,
             )
-        right = [(docks.get("inspector"), 0.5), (docks.get("script") or docks.get("problems"), 0.5)]
+        right = [
+            (docks.get("inspector"), 0.48),
+            (docks.get("script") or docks.get("problems"), 0.52),
+        ]
         present = [(d, f) for d, f in right if d is not None]
         if len(present) == 2:
-            column = int(height * 0.62)
+            column = height - 60
             self.resizeDocks(
                 [d for d, _ in present],
                 [int(column * f) for _, f in present],
@@ -496,7 +501,7 @@ class MainWindow(QMainWindow):
             "mdi6.content-save-edit-outline",
             "Save the movie script under a new name",
         )
-        self.quit_action = self._action("&Quit", self.close, key.Quit, "mdi6.exit-to-app")
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q", "mdi6.exit-to-app")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
         stack = self.document.undo_stack
