@@ -391,6 +391,8 @@ class Player(QObject):
         self._tasks = TaskRunner(max_workers=1, name="preview-sound", parent=self)
 
         self.movie: Movie | None = None
+        self._duration = 0.0
+        self._frame_count = 1
         self.image: QImage | None = None  # the last frame shown, as the source made it
         self.display_image: QImage | None = None  # the same, fitted to the canvas
         self.shown_index = -1
@@ -450,13 +452,12 @@ class Player(QObject):
 
     @property
     def frame_count(self) -> int:
-        if self.movie is None:
-            return 1
-        return max(1, round(self.movie.total_duration * self.movie.fps))
+        return self._frame_count
 
     @property
     def duration(self) -> float:
-        return self.movie.total_duration if self.movie is not None else 0.0
+        """Seconds (kept per movie: the movie sums its scenes on every call)."""
+        return self._duration
 
     @property
     def current_index(self) -> int:
@@ -651,9 +652,7 @@ class Player(QObject):
         if self.audio is not None:
             self.audio.stop()
             if sound and self.rate == 1 and self._tracks and self.movie is not None:
-                self._audio_on = self.audio.start(
-                    self._tracks, self.movie.total_duration, media_time
-                )
+                self._audio_on = self.audio.start(self._tracks, self._duration, media_time)
         self._report_audio()
 
     def _resume_sound(self) -> None:
@@ -673,7 +672,7 @@ class Player(QObject):
             # play: start the sound again, now that its start latency is measured, rather than
             # hold the picture until the sound catches up or make it jump ahead.
             self._restarted = True
-            self._audio_on = self.audio.start(self._tracks or [], self.duration, clocked)
+            self._audio_on = self.audio.start(self._tracks or [], self._duration, clocked)
             return clocked
         # From now on the picture follows the sound. A device that started a little later than
         # predicted is behind the clock: the tick's floor holds the picture until the sound
@@ -784,6 +783,8 @@ class Player(QObject):
     def _movie_changed(self, movie: Movie) -> None:
         first = self.movie is None
         self.movie = movie
+        self._duration = movie.total_duration
+        self._frame_count = max(1, round(self._duration * movie.fps))
         self._runtime_problems = ()
         self._movie_serial = self.worker.set_movie(movie, self.document.base_dir)
         self._requested = None
