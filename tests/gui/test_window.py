@@ -435,3 +435,45 @@ def test_delete_in_the_json_editor_deletes_a_character_not_a_scene(qtbot, full_w
     qtbot.keyClick(editor, Qt.Key.Key_Delete)
     assert editor.toPlainText() == text[1:]
     assert len(full_window.document.data["scenes"]) == scenes
+
+
+# ----------------------------------------------------------------------------- local service
+
+
+def test_the_local_service_starts_and_explains_a_missing_keyring(tmp_path, monkeypatch) -> None:
+    from app.studio.main import LocalService
+
+    monkeypatch.setenv("REELSMITH_HOME", str(tmp_path / "home"))
+    service = LocalService(port=0)
+    service.start()
+    try:
+        assert service.ok and service.url and service.url.startswith("http://127.0.0.1:")
+        assert service.text == f"Local service: {service.url}" or "keyring" in service.text
+        import keyring
+
+        if type(keyring.get_keyring()).__module__ == "keyring.backends.fail":
+            assert "no keyring" in service.text
+            assert "Install and unlock a keyring" in service.tooltip
+    finally:
+        service.stop()
+    assert service.thread is None
+
+
+def test_a_port_held_by_another_program_leaves_the_studio_without_service(tmp_path, monkeypatch):
+    import socket
+
+    from app.studio.main import LocalService
+
+    monkeypatch.setenv("REELSMITH_HOME", str(tmp_path / "home"))
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    try:
+        service = LocalService(port=holder.getsockname()[1])
+        service.start()
+        assert not service.ok
+        assert service.text == "Local service: not running"
+        assert "used by another program" in service.tooltip
+        assert service.thread is None
+    finally:
+        holder.close()
