@@ -37,6 +37,9 @@ _TOKEN = re.compile(
 
 #: A change adding more characters than this is left for `highlight_visible` to colour.
 LAZY_CHANGE = 20_000
+#: Lines longer than this stay plain (a minified script is one line of a megabyte: colouring
+#: it would cost a second per keystroke), as in VS Code.
+LONG_LINE = 5_000
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class JsonHighlighter(QSyntaxHighlighter):
                 self.lazy = False
 
     def highlightBlock(self, text: str) -> None:
-        if self.lazy:
+        if self.lazy or len(text) > LONG_LINE:
             return
         formats = self._formats
         for match in _TOKEN.finditer(text):
@@ -117,6 +120,8 @@ class JsonHighlighter(QSyntaxHighlighter):
         """Colour the blocks among `blocks` that a lazy change left plain."""
         self.lazy = False
         for block in blocks:
+            if block.length() > LONG_LINE:
+                continue
             layout = block.layout()
             if layout is not None and not layout.formats() and block.text().strip():
                 self.rehighlightBlock(block)

@@ -475,3 +475,16 @@ def test_an_edit_in_two_places_at_once_reaches_the_document_exactly(panel, doc):
     assert doc.text == panel.editor.document().toRawText().replace("\u2029", "\n")
     assert [s["name"] for s in doc.data["scenes"]] == ["", "moved S1"]
     assert doc.undo_stack.count() == 1
+
+
+def test_a_minified_script_offers_to_format_it_and_stays_plain(panel, doc, qtbot):
+    data = _script(200)
+    doc.load(json.dumps(data, separators=(",", ":")), None)  # one line of about 16 kB
+    assert panel.long_lines_bar.isVisibleTo(panel)
+    block = panel.editor.document().firstBlock()
+    panel.editor.viewport().repaint()
+    assert block.layout().formats() == []  # not coloured: a long line would cost seconds
+    panel._reformat_button.click()
+    assert doc.text == dumps(data)
+    assert doc.undo_stack.undoText() == "Format JSON"
+    assert not panel.long_lines_bar.isVisibleTo(panel)
