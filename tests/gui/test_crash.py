@@ -118,3 +118,26 @@ def test_a_fatal_error_report_from_the_last_run_is_found_once(tmp_path: Path) ->
     report = previous_fatal_error(tmp_path)
     assert report is not None and "Segmentation fault" in report.read_text()
     assert previous_fatal_error(tmp_path) is None
+
+
+def test_the_studio_log_is_written_with_api_keys_redacted(tmp_path: Path) -> None:
+    import logging
+
+    from app.studio.main import setup_logging
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    path = setup_logging(tmp_path)
+    try:
+        key = "ve_live_" + "0123456789abcdef" * 2
+        logging.getLogger("app.studio.test").warning("request failed with key %s", key)
+        for handler in root.handlers:
+            handler.flush()
+        text = path.read_text()
+        assert "request failed with key" in text
+        assert key not in text
+    finally:
+        for handler in root.handlers[:]:
+            if handler not in before:
+                root.removeHandler(handler)
+                handler.close()

@@ -381,10 +381,13 @@ def test_space_typed_in_the_json_editor_inserts_a_space(qtbot, full_window) -> N
     assert not full_window.document.playhead.playing
 
 
-def test_space_with_the_scene_list_focused_toggles_play(qtbot, full_window) -> None:
-    _needs(full_window, "scenes", "preview")
+@pytest.mark.parametrize("panel", ["scenes", "timeline"])
+def test_space_with_the_scene_list_or_timeline_focused_toggles_play(
+    qtbot, full_window, panel: str
+) -> None:
+    _needs(full_window, panel, "preview")
     full_window.document.validate_now()
-    view = full_window.panels["scenes"].view  # type: ignore[attr-defined]
+    view = full_window.panels[panel].view  # type: ignore[attr-defined]
     view.setFocus()
     qtbot.waitUntil(view.hasFocus)
     qtbot.keyClick(view, Qt.Key.Key_Space)
