@@ -488,3 +488,17 @@ def test_a_minified_script_offers_to_format_it_and_stays_plain(panel, doc, qtbot
     assert doc.text == dumps(data)
     assert doc.undo_stack.undoText() == "Format JSON"
     assert not panel.long_lines_bar.isVisibleTo(panel)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\n", "\x00{", '{"a": "\u2028"}', "[" * 2000, "🎬" * 10])
+def test_odd_texts_are_shown_and_marked_without_errors(panel, doc, text):
+    doc.set_text(text)
+    validation = doc.validate_now()
+    assert panel.editor.document().toRawText().replace("\u2029", "\n") == text
+    assert len(panel.editor.marks) == len(validation.problems)
+    panel.editor.viewport().repaint()
+    panel.go_to_problem(+1)
+    _put_cursor(panel, panel.editor.document().characterCount() - 1)
+    panel.editor.setFocus()
+    QTest.keyClicks(panel.editor, "1")
+    assert doc.text == text + "1"
