@@ -140,6 +140,7 @@ class PreviewCanvas(QWidget):
         self.setAutoFillBackground(False)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._drop_hint = False
+        self.safe_areas = False
 
     def frame_rect(self) -> QRectF:
         """Where the frame goes, in logical pixels (letterboxed, aligned to device pixels)."""
@@ -183,11 +184,33 @@ class PreviewCanvas(QWidget):
                 else "Loading…"
             )
             painter.drawText(target, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text)
+        if self.safe_areas and self.player.movie is not None:
+            self._paint_safe_areas(painter, target)
         if self._drop_hint:
             pen = QPen(palette.color(QPalette.ColorRole.Highlight), 3, Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.drawRect(QRectF(self.rect()).adjusted(2, 2, -2, -2))
         painter.end()
+
+    def _paint_safe_areas(self, painter: QPainter, frame: QRectF) -> None:
+        """SMPTE ST 2046-1 guides: action safe (93 %), title safe (90 %) and the centre."""
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for colour, width in ((QColor(0, 0, 0, 120), 3.0), (QColor(255, 255, 255, 170), 1.0)):
+            painter.setPen(QPen(colour, width))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            for keep in (0.93, 0.90):
+                dx, dy = frame.width() * (1 - keep) / 2, frame.height() * (1 - keep) / 2
+                painter.drawRect(frame.adjusted(dx, dy, -dx, -dy))
+            centre = frame.center()
+            arm = min(frame.width(), frame.height()) * 0.03
+            painter.drawLine(
+                QPointF(centre.x() - arm, centre.y()), QPointF(centre.x() + arm, centre.y())
+            )
+            painter.drawLine(
+                QPointF(centre.x(), centre.y() - arm), QPointF(centre.x(), centre.y() + arm)
+            )
+        painter.restore()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -522,6 +545,10 @@ class PreviewPanel(QWidget):
         self.mute_action.setCheckable(True)
         self.mute_action.setToolTip("Mute the preview's sound")
         self.mute_action.toggled.connect(self._mute)
+        self.safe_areas_action = QAction("Safe Areas", self)
+        self.safe_areas_action.setCheckable(True)
+        self.safe_areas_action.setToolTip("Show the action-safe and title-safe guides")
+        self.safe_areas_action.toggled.connect(self._show_safe_areas)
         self.copy_frame_action = QAction("Copy Frame", self)
         self.copy_frame_action.setToolTip("Copy the frame on screen (at the preview scale)")
         self.copy_frame_action.triggered.connect(self.copy_frame)
@@ -539,6 +566,10 @@ class PreviewPanel(QWidget):
             self.loop_action,
             self.clear_loop_action,
         ]
+
+    def _show_safe_areas(self, shown: bool) -> None:
+        self.canvas.safe_areas = shown
+        self.canvas.update()
 
     def _mute(self, muted: bool) -> None:
         if self.player.audio is not None:
@@ -563,6 +594,7 @@ class PreviewPanel(QWidget):
         menu.addActions([self.loop_in_action, self.loop_out_action, self.loop_action])
         menu.addAction(self.clear_loop_action)
         menu.addSeparator()
+        menu.addAction(self.safe_areas_action)
         if self.mute_action.isVisible():
             menu.addAction(self.mute_action)
         menu.addAction(self.copy_frame_action)

@@ -483,3 +483,23 @@ def test_a_device_that_fails_to_open_leaves_playback_silent_and_says_so(qtbot, m
     assert document.playhead.time > 1.1  # the picture went on
     panel.close_player()
     document.close()
+
+
+def test_safe_area_guides_are_drawn_over_the_frame_when_asked(qtbot, make_panel):
+    panel, document = make_panel(_script())
+    document.playhead.seek(0.2)
+    _wait_index(qtbot, panel, 2)
+    rect = panel.canvas.frame_rect()
+    # Around the title-safe line: 5 % in from the left, halfway down (a dark background).
+    x = round(rect.left() + rect.width() * 0.05)
+    y = round(rect.top() + rect.height() / 2)
+
+    def brightest() -> int:
+        image = panel.canvas.grab().toImage()
+        return max(image.pixelColor(x + dx, y).lightness() for dx in range(-2, 3))
+
+    assert brightest() < 100
+    panel.safe_areas_action.setChecked(True)
+    assert brightest() > 150  # the white guide
+    panel.safe_areas_action.setChecked(False)
+    assert brightest() < 100
