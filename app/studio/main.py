@@ -199,7 +199,13 @@ def run_studio(
     from app.studio.settings import studio_settings
     from app.studio.window import MainWindow, apply_appearance, example_scripts
 
-    log_path = setup_logging()
+    try:
+        log_path = setup_logging()
+    except OSError as exc:  # an unwritable log folder must not stop the studio
+        import tempfile
+
+        print(f"reelsmith: cannot write logs to the log folder ({exc}); using a temp folder")
+        log_path = setup_logging(Path(tempfile.mkdtemp(prefix="reelsmith-logs-")))
     log.info("studio starting (file: %s)", path)
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else None
@@ -220,7 +226,15 @@ def run_studio(
     asyncio.set_event_loop(loop)
     loop.set_exception_handler(reporter.asyncio_handler)
 
-    recovery = RecoveryStore()
+    try:
+        recovery = RecoveryStore()
+        recovery_problem = ""
+    except OSError as exc:  # keep working; say so where the user looks
+        import tempfile
+
+        log.error("recovery folder unusable: %s", exc)
+        recovery = RecoveryStore(Path(tempfile.mkdtemp(prefix="reelsmith-recovery-")))
+        recovery_problem = f"Recovery copies go to {recovery.folder} this time: {exc}"
     window = MainWindow(settings=settings, recovery=recovery)
     reporter.parent_widget = window
     reporter.before_dialog.append(window.keep_work_after_error)
@@ -238,6 +252,8 @@ def run_studio(
     def after_first_paint() -> None:
         if requested is not None and not requested.is_file():
             window.load_path(requested, create_missing=True)
+        if recovery_problem:
+            window.show_message(recovery_problem, 0)
         if fatal is not None:
             window.show_message(
                 f"Reelsmith stopped unexpectedly last time; the report is in {fatal}", 0
