@@ -387,6 +387,8 @@ class EditorContext:
     tasks: TaskRunner | None = None
     base_dir: Callable[[], FilePath | None] = lambda: None
     sibling: Callable[[str], Any] = lambda key: MISSING
+    #: what a null number works out to here (`max_width` → 90 % of this canvas), or None
+    auto: Callable[[str], float | None] = lambda key: None
 
 
 class FieldEditor(QWidget):
@@ -446,6 +448,15 @@ class _SpinBox(QDoubleSpinBox):
     """A double spin box that writes `1.5 s`, not `1.500 s`, and ignores the wheel unless
     focused (scrolling the inspector must not change values)."""
 
+    stepping = False
+
+    def stepBy(self, steps: int) -> None:
+        self.stepping = True
+        try:
+            super().stepBy(steps)
+        finally:
+            self.stepping = False
+
     def textFromValue(self, value: float) -> str:
         text = self.locale().toString(value, "f", self.decimals())
         point = self.locale().decimalPoint()
@@ -473,8 +484,14 @@ class NumberEditor(FieldEditor):
     "auto" for a nullable number that is null. Stepping emits every step (the document merges
     them into one undo step); typing commits on Enter or focus-out (no keyboard tracking)."""
 
-    def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        spec: FieldSpec,
+        parent: QWidget | None = None,
+        auto: Callable[[], float | None] | None = None,
+    ) -> None:
         super().__init__(spec, parent)
+        self._auto = auto
         self._integer = spec.types == ("integer",)
         self._scale = 100.0 if spec.is_percent else 1.0
         self._decimals = 0 if self._integer else (1 if spec.is_percent else self._base_decimals())
@@ -529,6 +546,17 @@ class NumberEditor(FieldEditor):
     def _null_text(self) -> str:
         return NULL_TEXT.get(self.spec.key, "auto")
 
+    def auto_value(self) -> float | None:
+        """What null works out to for this element (None when unknown)."""
+        value = self._auto() if self._auto is not None else None
+        return value if _is_number(value) and value is not None and value > 0 else None
+
+    def _null_label(self) -> str:
+        value = self.auto_value()
+        if value is None:
+            return self._null_text()
+        return f"{self._null_text()} ({format_value(round(value, 2), self.spec)})"
+
     def _lowest_valid(self) -> float:
         spec = self.spec
         if spec.minimum is None:
@@ -572,6 +600,7 @@ class NumberEditor(FieldEditor):
         if shown is None or shown is MISSING:
             self._apply_range(None)
             if self._null_floor is not None:
+                self.spin.setSpecialValueText(self._null_label())
                 self._set_spin(self._null_floor)
             else:
                 self.spin.clear()
@@ -595,6 +624,17 @@ class NumberEditor(FieldEditor):
             if self._value is not MISSING and self._value is not None:
                 self._emit(None)
             return
+        was_null = self._value is None or (self._value is MISSING and self.spec.nullable)
+        auto = self.auto_value() if was_null and getattr(self.spin, "stepping", False) else None
+        if auto is not None and self._null_floor is not None:
+            # stepping up from "auto" starts at what auto was, not at the smallest number
+            number = round(auto * self._scale, self._decimals)
+            self._updating = True
+            try:
+                self._apply_range(number)
+                self._set_spin(number)
+            finally:
+                self._updating = False
         value: Any = number / self._scale
         if self._integer:
             value = round(value)
@@ -1567,7 +1607,7 @@ def make_editor(
     if spec.enum:
         return EnumEditor(spec, parent)
     if spec.is_number:
-        return NumberEditor(spec, parent)
+        return NumberEditor(spec, parent, auto=lambda: context.auto(spec.key))
     if spec.types == ("boolean",):
         return BoolEditor(spec, parent)
     if spec.key == "font_family" and spec.types == ("string",):

@@ -220,6 +220,7 @@ class InspectorPanel(QWidget):
             tasks=self.tasks,
             base_dir=lambda: self.document.base_dir,
             sibling=self._sibling,
+            auto=self._auto_value,
         )
         self.path: Path | None = None
         self.kind = "movie"
@@ -356,9 +357,18 @@ class InspectorPanel(QWidget):
         mine = self.path
         for changed in paths:
             n = min(len(changed), len(mine))
-            if changed[:n] == mine[:n]:
+            if changed[:n] == mine[:n] or self._feeds_auto(changed):
                 self._refresh(force=False)
                 return
+
+    def _feeds_auto(self, changed: Path) -> bool:
+        """Whether a change elsewhere alters what the shown element's "auto" values work out
+        to (the canvas size, its scene's duration)."""
+        if self.kind != "element" or self.path is None:
+            return False
+        if len(changed) == 1 and changed[0] in ("width", "height"):
+            return True
+        return len(changed) == 3 and changed[:2] == self.path[:2] and changed[2] == "duration"
 
     def _file_changed(self) -> None:
         if self.document.base_dir != self._base_dir:
@@ -369,6 +379,31 @@ class InspectorPanel(QWidget):
 
     def _validated(self, validation: Validation) -> None:
         self._show_problems(validation)
+
+    def _auto_value(self, key: str) -> float | None:
+        """What a null field of the shown element works out to (spec §3): the canvas for a
+        picture's box, 90 % of its width to wrap text, 5 % of its shorter side as margin,
+        the rest of the scene for a duration."""
+        if self.kind != "element" or self.path is None:
+            return None
+        width = _number(self.document.value(("width",)), 1920.0)
+        height = _number(self.document.value(("height",)), 1080.0)
+        if key == "width":
+            return width
+        if key == "height":
+            return height
+        if key == "max_width":
+            return 0.9 * width
+        if key == "margin":
+            return 0.05 * min(width, height)
+        if key == "padding":
+            has_box = self._sibling("background_color") not in (MISSING, None)
+            return 0.3 * _number(self._sibling("font_size"), 48.0) if has_box else None
+        if key == "duration":
+            scene = _number(self.document.value((*self.path[:2], "duration")), 0.0)
+            start = _number(self._sibling("start"), 0.0)
+            return scene - start if scene > start else None
+        return None
 
     def _sibling(self, key: str) -> Any:
         if self.path is None:
@@ -761,6 +796,12 @@ class InspectorPanel(QWidget):
     def closeEvent(self, event: Any) -> None:
         self.tasks.shutdown()
         super().closeEvent(event)
+
+
+def _number(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return default
 
 
 def _seconds(value: float) -> str:

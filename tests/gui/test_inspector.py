@@ -520,3 +520,18 @@ def test_header_links_go_up_to_the_scene_and_the_movie(panel, doc):
     panel.subtitle.linkActivated.emit("movie")
     assert panel.path == ()
     assert panel.title.text() == "Movie"
+
+
+def test_null_size_says_what_it_works_out_to_and_stepping_starts_there(panel, doc):
+    doc.select(VIDEO)
+    spin = number(panel, "width").spin
+    assert spin.text() == "canvas (640 px)"
+    spin.stepBy(1)
+    assert doc.data["scenes"][0]["elements"][1]["width"] == 640
+    duration = number(panel, "duration").spin
+    assert duration.text() == "to scene end (4 s)"
+    doc.set_value(("scenes", 0, "duration"), 6)
+    assert duration.text() == "to scene end (6 s)"
+    doc.set_value(("width",), 1280)
+    assert number(panel, "height").spin.text() == "canvas (360 px)"
+    assert number(panel, "width").spin.text() == "640 px"  # set now, not auto
