@@ -309,9 +309,12 @@ class JsonTextEdit(QPlainTextEdit):
             and (
                 event.matches(QKeySequence.StandardKey.Undo)
                 or event.matches(QKeySequence.StandardKey.Redo)
+                or _is_duplicate(event)
             )
         ):
-            event.accept()  # ours, not the window's: we forward it to the document
+            # Ours, not the window's: undo/redo go to the document from here, and Ctrl+D
+            # duplicates the line being edited rather than the selected scene.
+            event.accept()
             return True
         return super().event(event)
 
@@ -323,6 +326,9 @@ class JsonTextEdit(QPlainTextEdit):
             event.key() == Qt.Key.Key_Y and event.modifiers() == Qt.KeyboardModifier.ControlModifier
         ):
             self.redo_requested.emit()
+            return
+        if _is_duplicate(event):
+            self.duplicate_lines()
             return
         key = event.key()
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
@@ -342,6 +348,28 @@ class JsonTextEdit(QPlainTextEdit):
             self._newline()
             return
         super().keyPressEvent(event)
+
+    def duplicate_lines(self) -> None:
+        """Copy the lines of the cursor or selection below them (one edit)."""
+        cursor = self.textCursor()
+        document = self.document()
+        first = document.findBlock(cursor.selectionStart())
+        last = document.findBlock(max(cursor.selectionStart(), cursor.selectionEnd() - 1))
+        start = first.position()
+        end = last.position() + last.length() - 1
+        span = QTextCursor(document)
+        span.setPosition(start)
+        span.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        lines = span.selectedText().replace("\u2029", "\n")
+        edit = QTextCursor(document)
+        edit.setPosition(end)
+        edit.insertText("\n" + lines)
+        # The cursor (and selection) move to the copy, as in other editors.
+        shift = len(lines) + 1
+        moved = self.textCursor()
+        moved.setPosition(cursor.anchor() + shift)
+        moved.setPosition(cursor.position() + shift, QTextCursor.MoveMode.KeepAnchor)
+        self.setTextCursor(moved)
 
     def _dedent_before_closer(self) -> bool:
         """A closing bracket typed on a blank indented line goes one level out (2 spaces)."""
@@ -551,6 +579,10 @@ class JsonTextEdit(QPlainTextEdit):
             if self.document().findBlock(m.cursor.selectionStart()).blockNumber() == number
         ]
         return tooltip_text(problems) if problems else ""
+
+
+def _is_duplicate(event: QKeyEvent) -> bool:
+    return event.key() == Qt.Key.Key_D and event.modifiers() == Qt.KeyboardModifier.ControlModifier
 
 
 def tooltip_text(problems: list[Problem]) -> str:

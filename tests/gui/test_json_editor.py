@@ -502,3 +502,21 @@ def test_odd_texts_are_shown_and_marked_without_errors(panel, doc, text):
     panel.editor.setFocus()
     QTest.keyClicks(panel.editor, "1")
     assert doc.text == text + "1"
+
+
+def test_ctrl_d_in_the_editor_duplicates_the_line_not_the_scene(panel, doc):
+    from PySide6.QtGui import QAction
+
+    duplicated_scene = []
+    window_action = QAction("Duplicate scene", panel)
+    window_action.setShortcut("Ctrl+D")
+    window_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    window_action.triggered.connect(lambda: duplicated_scene.append(True))
+    panel.addAction(window_action)
+    at = doc.text.index('"width": 640')
+    _put_cursor(panel, at + 3)
+    panel.editor.setFocus()
+    QTest.keyClick(panel.editor, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert duplicated_scene == []
+    assert doc.text.count('"width": 640,') == 2  # a duplicate key: the problems say so
+    assert panel.editor.textCursor().blockNumber() == 2  # on the copy
