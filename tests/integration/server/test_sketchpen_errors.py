@@ -293,3 +293,30 @@ def test_absent_routes_answer_like_a_hosted_server_without_the_endpoint(sp: Sket
     sp.config.absent_routes.clear()
     assert sp.call("PUT", f"/videos/{vid}").headers["allow"] == "DELETE, GET"
     assert sp.call("DELETE", f"/videos/{vid}").status_code == 204
+
+
+def test_another_accounts_ids_are_not_found_never_forbidden(sp: Sketch) -> None:
+    """Spec §2: foreign IDs answer 404 NOT_FOUND on every route, and change nothing."""
+    draft = sp.draft()
+    vid, scene = draft["id"], draft["scenes"][0]["id"]
+    asset = sp.call("POST", "/assets", json={"name": "Sun", "type": "object"}).json()
+    hook = sp.call(
+        "POST", "/callbacks", json={"url": "https://a.example/h", "event": "video.failed"}
+    ).json()
+    other = sp.store.create_keys(sp.running.account().account_id).live_key
+    mine = sp.call("POST", "/assets", other, json={"name": "Moon", "type": "object"}).json()
+    for method, path, kw in (
+        ("GET", f"/videos/{vid}", {}),
+        ("POST", f"/videos/{vid}/approve", {}),
+        ("POST", f"/videos/{vid}/regenerate", {"json": {"feedback": "x"}}),
+        ("PATCH", f"/videos/{vid}/scenes/{scene}", {"json": {"speech": "Hi."}}),
+        ("PUT", f"/videos/{vid}/scenes", {"json": [{"speech": "a", "visual_description": "b"}]}),
+        ("DELETE", f"/videos/{vid}", {}),
+        ("POST", f"/assets/videos/{vid}/refs", {"json": {"asset_id": mine["id"]}}),
+        ("POST", f"/assets/{asset['id']}/image", {"files": {"file": ("a.png", b"\x89PNG")}}),
+        ("DELETE", f"/callbacks/{hook['id']}", {}),
+    ):
+        assert_envelope(sp.call(method, path, other, **kw), 404, "NOT_FOUND")
+    assert sp.video(vid) == draft and sp.ledger(vid) == []
+    assert [c["id"] for c in sp.call("GET", "/callbacks").json()] == [hook["id"]]
+    assert [a["id"] for a in sp.call("GET", "/assets", other).json()] == [mine["id"]]
