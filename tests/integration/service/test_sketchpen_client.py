@@ -666,6 +666,54 @@ def test_a_fourth_video_is_max_concurrent_videos_and_a_parked_create_gets_the_fr
     assert notices and {n.reason for n in notices} == {WaitReason.SLOT}
 
 
+def test_failed_videos_reenter_progress_only_with_a_free_slot_and_a_parked_retry_waits(
+    open_sketch: Callable[..., Sketch],
+) -> None:
+    """§8: approve (retry) and regenerate of a failed video re-enter progress, so they meet the
+    3-slot rule; approve from refining does not (its slot is held already)."""
+    sketch = open_sketch()
+    config = sketch.config
+
+    async def main() -> None:
+        async with client(sketch) as sp:
+            config.sketchpen_fail_images.add(0)
+            try:
+                with_scenes = await draft(sp)
+                await sp.approve(with_scenes.id)
+                with_scenes = await finish(sp, with_scenes.id)
+            finally:
+                config.sketchpen_fail_images.clear()
+            config.sketchpen_fail_stages.add("scripting")
+            try:
+                bare = await sp.create_video(PROMPT, fps=10)
+                bare = await sp.wait_for_video(bare.id, timing=QUICK, timeout=60)
+            finally:
+                config.sketchpen_fail_stages.clear()
+            assert (with_scenes.status, bare.status) == ("failed", "failed")
+            drafts = [await draft(sp, f"Draft number {i}. It waits.") for i in range(3)]
+
+            for call in (sp.approve(with_scenes.id), sp.regenerate(bare.id, current=bare)):
+                error = await raises(call)
+                assert (error.code, error.status) == ("MAX_CONCURRENT_VIDEOS", 429)
+                assert error.is_concurrency_limit and not isinstance(error, VideoStateError)
+            assert (await sp.get_video(with_scenes.id)).status == "failed"
+            config.sketchpen_hold.add("visualising")
+            try:
+                approved = await sp.approve(drafts[2].id)  # holds its slot: no 429
+                assert approved.status == "visualising"
+                parked = asyncio.create_task(sp.approve(with_scenes.id, wait_for_slot=30))
+                await asyncio.sleep(0.3)
+                assert not parked.done()
+                await sp.delete_video(drafts[0].id)
+                retried = await asyncio.wait_for(parked, 30)
+                assert retried.status == "visualising" and retried.credits_charged == 3
+            finally:
+                config.sketchpen_hold.clear()
+            assert (await finish(sp, with_scenes.id)).status == "completed"
+
+    asyncio.run(main())
+
+
 def test_the_string_bodied_429_is_parsed_and_waited_out(open_sketch: Callable[..., Sketch]) -> None:
     sketch = open_sketch(rate_window_seconds=1.0, sketchpen_write_limit=2)
     notices: list[WaitNotice] = []
