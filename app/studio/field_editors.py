@@ -30,6 +30,7 @@ from PySide6.QtGui import (
     QFont,
     QFontDatabase,
     QKeyEvent,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPalette,
@@ -1617,6 +1618,52 @@ def make_editor(
     return RawEditor(spec, parent)
 
 
+class ScrubLabel(QLabel):
+    """A field label; over a number field, dragging it sideways steps the value (one step per
+    4 px, ten with Shift). The steps of one drag merge into one undo step in the document."""
+
+    PIXELS_PER_STEP = 4
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.spin: QAbstractSpinBox | None = None
+        self._last_x: float | None = None
+        self._carry = 0.0
+
+    def _active(self) -> bool:
+        spin = self.spin
+        return spin is not None and spin.isVisible() and spin.isEnabled()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self._active() and event.button() == Qt.MouseButton.LeftButton:
+            self._last_x = event.position().x()
+            self._carry = 0.0
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._last_x is None or self.spin is None:
+            super().mouseMoveEvent(event)
+            return
+        x = event.position().x()
+        self._carry += (x - self._last_x) / self.PIXELS_PER_STEP
+        self._last_x = x
+        steps = int(self._carry)
+        if steps:
+            self._carry -= steps
+            factor = 10 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1
+            self.spin.stepBy(steps * factor)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._last_x is not None:
+            self._last_x = None
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+
 class FieldRow(QWidget):
     """Label · editor (or raw JSON when the editor cannot show the value) · reset; below it the
     field's problems. Emits `committed(subpath, value)`; `MISSING` resets the field."""
@@ -1635,7 +1682,7 @@ class FieldRow(QWidget):
         self.unknown = unknown
         self.value: Any = MISSING
         self.problems: list[Problem] = []
-        self.label = QLabel(spec.key if unknown else spec.label)
+        self.label = ScrubLabel(spec.key if unknown else spec.label)
         self.label.setToolTip(
             f"<b>{_html(spec.key)}</b><br>Not a field of this object."
             if unknown
@@ -1644,6 +1691,11 @@ class FieldRow(QWidget):
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.editor = RawEditor(spec) if unknown else make_editor(spec, context)
         self.raw = RawEditor(spec)
+        if isinstance(self.editor, NumberEditor):
+            # drag on the label to scrub the value, as in Blender or Figma
+            self.label.spin = self.editor.spin
+            self.label.setCursor(Qt.CursorShape.SizeHorCursor)
+        self.label.setBuddy(self.editor.focus_target())
         self.stack = QStackedWidget()
         self.stack.addWidget(self.editor)
         self.stack.addWidget(self.raw)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import QApplication, QColorDialog
 
@@ -536,3 +536,37 @@ def test_null_size_says_what_it_works_out_to_and_stepping_starts_there(panel, do
     doc.set_value(("width",), 1280)
     assert number(panel, "height").spin.text() == "canvas (360 px)"
     assert number(panel, "width").spin.text() == "640 px"  # set now, not auto
+
+
+def test_dragging_a_number_label_scrubs_the_value_in_one_undo_step(panel, doc, qtbot):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    doc.select(TEXT)
+    row = panel.row("font_size")
+    assert row is not None
+    label = row.label
+
+    def mouse(kind: QEvent.Type, x: float, button: Qt.MouseButton) -> None:
+        buttons = (
+            Qt.MouseButton.LeftButton
+            if kind != QEvent.Type.MouseButtonRelease
+            else (Qt.MouseButton.NoButton)
+        )
+        event = QMouseEvent(
+            kind,
+            QPointF(x, 5),
+            label.mapToGlobal(QPointF(x, 5)),
+            button,
+            buttons,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(label, event)
+
+    mouse(QEvent.Type.MouseButtonPress, 5, Qt.MouseButton.LeftButton)
+    for x in range(7, 47, 2):
+        mouse(QEvent.Type.MouseMove, x, Qt.MouseButton.NoButton)
+    mouse(QEvent.Type.MouseButtonRelease, 45, Qt.MouseButton.LeftButton)
+    assert doc.data["scenes"][0]["elements"][0]["font_size"] == 58  # 40 px at 4 px a step
+    assert doc.undo_stack.count() == 1
+    assert doc.undo_stack.undoText() == "Change scene 1 › element 1 › font_size"
