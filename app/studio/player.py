@@ -602,12 +602,19 @@ class Player(QObject):
         self._show(self.current_index, force=True)
 
     def close(self) -> None:
-        self.pause()
-        self._timer.stop()
+        """Stop playback, the sound and the frame worker (safe to call twice, and at exit when
+        the document may already be gone)."""
+        with contextlib.suppress(RuntimeError):
+            self._timer.stop()
+            self._sound_timer.stop()
+        with contextlib.suppress(RuntimeError):  # the document was deleted before us
+            self.pause()
+        self.rate = 0
         self._tasks.shutdown()
         self.worker.stop()
         if self.audio is not None:
-            self.audio.stop()
+            with contextlib.suppress(RuntimeError):
+                self.audio.stop()
 
     # ---- playback --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shiboken6
 from PySide6.QtCore import QIODevice, QSize
 from PySide6.QtMultimedia import QAudioFormat
 
@@ -491,3 +492,21 @@ def test_probes_are_remembered_until_the_file_changes(tmp_path):
     second = probe_cached(clip)
     assert second is not first
     assert second.duration == pytest.approx(2.0, abs=0.1)
+
+
+def test_closing_twice_and_after_the_document_is_gone_is_harmless(qtbot, media, tmp_path):
+    document = ScriptDocument(dumps(_video_script()), file_path=media / "movie.json")
+    document.validate_now()
+    player = Player(document, audio=None, proxies=ProxyStore(tmp_path / "proxies"))
+    player.play()
+    player.close()
+    player.close()
+    assert not player.playing
+    other = ScriptDocument(dumps(_video_script()), file_path=media / "movie.json")
+    other.validate_now()
+    late = Player(other, audio=None, proxies=ProxyStore(tmp_path / "proxies"))
+    late.play()
+    other.close()
+    shiboken6.delete(other)  # the window deleted the document first
+    late.close()
+    assert not late.worker._thread.is_alive()
