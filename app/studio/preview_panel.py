@@ -774,9 +774,13 @@ class PreviewPanel(QWidget):
                 self._say("The script has no scene to add media to")
             return
         scene, offset = where
+        duration = self.document.value(("scenes", scene, "duration"))
         offset = round(offset, 3)
+        if isinstance(duration, int | float) and offset >= duration:
+            offset = 0.0  # the playhead sits on the scene's very end: start with the scene
         elements = [dict(e, start=offset) if offset > 0 else e for e in result.elements]
-        add_elements(self.document, scene, elements)
+        if not add_elements(self.document, scene, elements):
+            self._say(f"Scene {scene + 1} has no element list to add media to")
 
     def _say(self, message: str) -> None:
         self.message_label.setText(message)
