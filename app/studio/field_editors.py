@@ -1005,6 +1005,9 @@ class FontEditor(FieldEditor):
         self.note.setVisible(unknown)
         if unknown:
             self.note.setText(f"Not installed here — text falls back to {DEFAULT_FAMILY}.")
+            palette = QPalette(self.note.palette())
+            palette.setColor(QPalette.ColorRole.WindowText, problem_color("warning", palette))
+            self.note.setPalette(palette)
 
     def _activated(self, index: int) -> None:
         family = self.combo.itemData(index)
@@ -1211,6 +1214,10 @@ class RawEditor(FieldEditor):
         self.edit.commit.connect(self._commit)
         self.edit.revert.connect(lambda: self.show_value(self._value))
         self.setFocusProxy(self.edit)
+        self.mark = self.edit.addAction(
+            qtawesome.icon("mdi6.code-json"), QLineEdit.ActionPosition.LeadingPosition
+        )
+        self.mark.setToolTip("Shown as JSON: this value is not what the field takes")
 
     def _show(self, value: Any) -> None:
         text = "" if value is MISSING else json.dumps(value, ensure_ascii=False)
