@@ -12,8 +12,11 @@ on its range.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import qtawesome
 from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, QTimer, Signal
@@ -51,7 +54,8 @@ from PySide6.QtWidgets import (
 from app.script.jsonpath import Path
 from app.script.problems import Problem
 from app.script.sourcemap import SourceMap
-from app.studio.document import ScriptDocument, Validation, describe, dumps
+from app.studio.document import MISSING, ScriptDocument, Validation, describe, dumps
+from app.studio.field_editors import FieldSpec, field_specs
 from app.studio.json_highlighter import (
     LAZY_CHANGE,
     LONG_LINE,
@@ -187,6 +191,8 @@ class JsonTextEdit(QPlainTextEdit):
         self.document().contentsChange.connect(self._contents_change)
         self.highlighter = JsonHighlighter(self.document(), self.palette())
         self.marks: list[Mark] = []
+        #: what a hovered key means (the schema's words), given a Qt position; "" for nothing
+        self.describe_key: Callable[[int], str] | None = None
         self._mark_selections: list[QTextEdit.ExtraSelection] | None = None
         self._icons: dict[tuple[str, str], QIcon] = {}
         self._line_markers: dict[int, str] | None = None
@@ -489,11 +495,18 @@ class JsonTextEdit(QPlainTextEdit):
         if event.type() == QEvent.Type.ToolTip:
             pos = event.pos()  # type: ignore[attr-defined]
             position = self.cursorForPosition(pos).position()
+            parts = []
             problems = self.problems_at(position)
             if problems:
+                parts.append(tooltip_text(problems))
+            if self.describe_key is not None:
+                about = self.describe_key(position)
+                if about:
+                    parts.append(about)
+            if parts:
                 QToolTip.showText(
                     event.globalPos(),  # type: ignore[attr-defined]
-                    tooltip_text(problems),
+                    "\n\n".join(parts),
                     self.viewport(),
                 )
             else:
@@ -583,6 +596,47 @@ class JsonTextEdit(QPlainTextEdit):
 
 def _is_duplicate(event: QKeyEvent) -> bool:
     return event.key() == Qt.Key.Key_D and event.modifiers() == Qt.KeyboardModifier.ControlModifier
+
+
+def field_help(spec: FieldSpec) -> str:
+    """`font_size: number, 1 to 500 px, default 48` and the schema's description."""
+    kinds = " or ".join(spec.types) if spec.types else "any value"
+    if spec.nullable:
+        kinds += " or null"
+    facts = [kinds]
+    if spec.enum:
+        facts = ["one of " + ", ".join(json_text(v) for v in spec.enum)]
+    low, high = spec.minimum, spec.maximum
+    unit = f" {spec.unit}" if spec.unit else ""
+    if low is not None and high is not None:
+        above = f" (more than {_number(low)})" if spec.exclusive_minimum else ""
+        facts.append(f"{_number(low)} to {_number(high)}{unit}{above}")
+    elif low is not None:
+        facts.append(
+            f"{'more than' if spec.exclusive_minimum else 'at least'} {_number(low)}{unit}"
+        )
+    elif high is not None:
+        facts.append(
+            f"{'less than' if spec.exclusive_maximum else 'at most'} {_number(high)}{unit}"
+        )
+    elif unit:
+        facts.append(unit.strip())
+    if spec.default is not MISSING:
+        facts.append(f"default {json_text(spec.default)}")
+    if spec.required:
+        facts.append("required")
+    text = f"{spec.key}: {', '.join(facts)}"
+    return f"{text}\n{spec.description}" if spec.description else text
+
+
+def json_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
 
 
 def tooltip_text(problems: list[Problem]) -> str:
@@ -777,6 +831,8 @@ class ScriptEditorPanel(QWidget):
         self.find_bar.case.toggled.connect(lambda _on: self._find_as_you_type())
         self.find_bar.closed.connect(lambda: self.editor.setFocus())
 
+        self.editor.describe_key = self.key_help
+        self._specs: dict[tuple[int, str, Any], list[FieldSpec]] = {}
         self.editor.document().contentsChange.connect(self._edited)
         self.editor.textChanged.connect(self._typed)
         self.editor.cursorPositionChanged.connect(self._cursor_moved)
@@ -1024,6 +1080,56 @@ class ScriptEditorPanel(QWidget):
         viewport = self.editor.viewport().rect()
         if not viewport.contains(rect.topLeft()) or not viewport.contains(rect.bottomLeft()):
             self.editor.centerCursor()
+
+    # ---- what a key means --------------------------------------------------------------------
+
+    def key_help(self, position: int) -> str:
+        """The schema's words for the key at a Qt position (type, range, default, description),
+        or "" when the position is not on a key the schema describes."""
+        if self.document.parse_error is not None or self._shown != self.document.text:
+            return ""
+        source = self._source()
+        if source is None:
+            return ""
+        offset = self._map.to_python(position)
+        path = source.path_at(offset)
+        span = source.span(path) if path else None
+        if span is None or span.key_start is None or span.key_end is None:
+            return ""
+        if not span.key_start <= offset <= span.key_end:
+            return ""
+        spec = self._field_spec(path)
+        return "" if spec is None else field_help(spec)
+
+    def _field_spec(self, path: Path) -> FieldSpec | None:
+        key, parent = path[-1], path[:-1]
+        if not isinstance(key, str):
+            return None
+        element_type: Any = None
+        child_of = None
+        if parent == ():
+            kind = "movie"
+        elif len(parent) == 2 and parent[0] == "scenes":
+            kind = "scene"
+        elif len(parent) == 3 and parent[0] == "scenes" and parent[2] == "transition":
+            kind, child_of = "scene", "transition"
+        elif len(parent) == 4 and parent[0] == "scenes" and parent[2] == "elements":
+            kind, element_type = "element", self.document.value((*parent, "type"))
+        else:
+            return None
+        schema = self.document.schema
+        cache_key = (
+            id(schema.document),
+            kind,
+            element_type if isinstance(element_type, str) else None,
+        )
+        specs = self._specs.get(cache_key)
+        if specs is None:
+            specs = self._specs[cache_key] = field_specs(schema.document, kind, cache_key[2])
+        if child_of is not None:
+            holder = next((spec for spec in specs if spec.key == child_of), None)
+            specs = list(holder.children) if holder is not None else []
+        return next((spec for spec in specs if spec.key == key), None)
 
     # ---- find and go to line ------------------------------------------------------------------
 

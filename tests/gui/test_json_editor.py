@@ -7,7 +7,7 @@ import json
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent, QTextCursor
+from PySide6.QtGui import QHelpEvent, QKeyEvent, QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QToolTip
 
@@ -129,8 +129,12 @@ def test_bad_value_is_underlined_at_its_exact_range_with_the_message_as_tooltip(
     cursor = QTextCursor(panel.editor.document())
     cursor.setPosition(where.start + 3)
     point = panel.editor.cursorRect(cursor).center()
-    QTest.mouseMove(panel.editor.viewport(), point)
     assert panel.editor.problems_at(panel.editor.cursorForPosition(point).position()) == [problem]
+    QToolTip.hideText()
+    viewport = panel.editor.viewport()
+    QApplication.sendEvent(
+        viewport, QHelpEvent(QEvent.Type.ToolTip, point, viewport.mapToGlobal(point))
+    )
     qtbot.waitUntil(lambda: QToolTip.isVisible() and problem.message in QToolTip.text())
 
 
@@ -520,3 +524,28 @@ def test_ctrl_d_in_the_editor_duplicates_the_line_not_the_scene(panel, doc):
     assert duplicated_scene == []
     assert doc.text.count('"width": 640,') == 2  # a duplicate key: the problems say so
     assert panel.editor.textCursor().blockNumber() == 2  # on the copy
+
+
+def test_hovering_a_key_explains_the_field_from_the_schema(panel, doc, qtbot):
+    text = doc.text
+    font = doc.text.index('"width"') + 2
+    assert panel.key_help(font) == "width: integer, 16 to 7680 px, default 1920"
+    duration = text.index('"duration": 3') + 2
+    assert panel.key_help(duration).startswith("duration: number, 0 to 3600 s (more than 0)")
+    element_type = text.index('"type": "text"') + 2
+    assert panel.key_help(element_type).startswith('type: one of "text", "image"')
+    assert panel.key_help(text.index('"hello 1"') + 2) == ""  # a value, not a key
+    # hovering shows it, after the problems of that place
+    with qtbot.waitSignal(doc.validated):
+        doc.set_value(("scenes", 1, "duration"), "long")
+    at = doc.text.index('"duration": "long"') + 3
+    cursor = QTextCursor(panel.editor.document())
+    cursor.setPosition(at)
+    point = panel.editor.cursorRect(cursor).center()
+    QToolTip.hideText()
+    viewport = panel.editor.viewport()
+    QApplication.sendEvent(
+        viewport, QHelpEvent(QEvent.Type.ToolTip, point, viewport.mapToGlobal(point))
+    )
+    qtbot.waitUntil(lambda: QToolTip.isVisible() and "0 to 3600 s" in QToolTip.text())
+    assert QToolTip.text().startswith("Error: Expected number, received string")
