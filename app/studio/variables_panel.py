@@ -192,7 +192,7 @@ class VariablesPanel(QWidget):
             edit = CommitLineEdit()
             edit.setFrame(False)
             edit.set_text_quietly(self.texts.get(name, ""))
-            edit.setPlaceholderText("not set")
+            edit.setPlaceholderText("not set — type a sample value")
             edit.commit.connect(lambda name=name, edit=edit: self._commit(name, edit.text()))
             self._edits[name] = edit
             self.table.setCellWidget(row, 1, edit)

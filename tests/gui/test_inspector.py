@@ -122,6 +122,14 @@ def test_outside_edit_of_another_scene_leaves_the_inspector_alone(panel, doc, qt
     doc.set_value(("scenes", 1, "duration"), 6.5)  # a timeline drag of the shown scene
     assert panel.row("duration") is row
     assert number(panel, "duration").spin.value() == 6.5
+    # a JSON edit of every field the inspector shows: values follow, nothing is written back
+    data = json.loads(doc.text)
+    data["scenes"][1].update(name="Finale", background="#11223344", duration=2.25)
+    doc.set_text(dumps(data))
+    assert number(panel, "duration").spin.value() == 2.25
+    assert panel.row("background").editor.hex.text() == "#11223344"  # type: ignore[union-attr]
+    assert doc.undo_stack.count() == 3
+    assert doc.undo_stack.undoText() == "Edit JSON"
 
 
 def test_invalid_value_is_shown_raw_outlined_with_its_message_and_not_fixed(panel, doc, qtbot):
