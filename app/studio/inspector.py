@@ -378,6 +378,11 @@ class InspectorPanel(QWidget):
                     row.editor.refresh()
 
     def _validated(self, validation: Validation) -> None:
+        signature = self._signature
+        schema_id = id(self._schema().document)
+        if isinstance(signature, tuple) and len(signature) == 5 and signature[4] != schema_id:
+            self._refresh(force=True)  # another schema (a connected service's): its fields
+            return
         self._show_problems(validation)
 
     def _auto_value(self, key: str) -> float | None:

@@ -578,3 +578,21 @@ def test_dragging_a_number_label_scrubs_the_value_in_one_undo_step(panel, doc, q
     assert doc.data["scenes"][0]["elements"][0]["font_size"] == 58  # 40 px at 4 px a step
     assert doc.undo_stack.count() == 1
     assert doc.undo_stack.undoText() == "Change scene 1 › element 1 › font_size"
+
+
+def test_fields_follow_the_active_schema_of_a_connected_service(panel, doc, qtbot):
+    from app.script.schema import Schema, build_schema
+
+    doc.set_value(("scenes", 1, "transition"), {"type": "fade", "duration": 0.5})
+    doc.select(("scenes", 1))
+    assert panel.row("transition") is not None and not panel.row("transition").unknown
+    served = build_schema()
+    del served["$defs"]["Scene"]["properties"]["transition"]  # a service without our extension
+    with qtbot.waitSignal(doc.validated, timeout=3000):
+        doc.set_schema(Schema.from_dict(served, source="https://render.example/schema"))
+    row = panel.row("transition")
+    assert row is not None and row.unknown  # shown as it is, with the service's verdict
+    assert "Unrecognized key 'transition'" in row.message.text()
+    with qtbot.waitSignal(doc.validated, timeout=3000):
+        doc.set_schema(None)
+    assert not panel.row("transition").unknown
