@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app.media.proxy import ProxyStore
@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--size", default="1000x720", help="panel size in pixels")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
+    assert app is not None
     WORK.mkdir(exist_ok=True)
     clip = moving_clip(WORK / "clip-1080p-gop15.mp4", 12.0)
     proxy_root = WORK / ("proxies-none" if args.no_proxy else "proxies")
@@ -81,13 +82,15 @@ def main() -> int:
     panel.show()
     panel.scale_combo.setCurrentIndex(panel.scale_combo.findData("1/2"))
 
-    def spin(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.001)
+    # Qt's own event loop (a QEventLoop: app.exec's quit would also tell the panel that the
+    # application is quitting).
+    loop = QEventLoop()
 
-    spin(1.0)  # first frame, decoders open, sound tracks listed
+    def run_loop(seconds: float) -> None:
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
+        loop.exec()
+
+    run_loop(1.0)  # first frame, decoders open, sound tracks listed
     painted: list[float] = []
     panel.canvas.painted_frame.connect(lambda: painted.append(time.perf_counter()))
 
@@ -110,9 +113,13 @@ def main() -> int:
     panel.player.play()
     heart.start()
     started = time.perf_counter()
-    while time.perf_counter() - started < args.seconds and panel.player.playing:
-        app.processEvents()
-        time.sleep(0.0005)  # stands in for the idle wait of app.exec()
+    panel.player.state_changed.connect(lambda: None if panel.player.playing else loop.quit())
+    deadline = QTimer()
+    deadline.setTimerType(Qt.TimerType.PreciseTimer)  # a coarse timer may fire 5 % early
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    deadline.start(round(args.seconds * 1000))
+    loop.exec()
     elapsed = time.perf_counter() - started
     heart.stop()
     playing = panel.player.playing
