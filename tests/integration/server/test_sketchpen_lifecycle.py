@@ -443,3 +443,43 @@ def test_pending_deliveries_survive_a_restart_and_resume_with_the_same_bytes(
         (kept, "delivered", 2),
         (deleted, "dropped", 1),
     }
+
+
+def test_a_receiver_slower_than_the_timeout_gets_the_delivery_again(
+    start_service: Callable[..., Running],
+) -> None:
+    """Spec §11: an attempt not answered within the timeout counts as failed and is retried
+    with the same bytes."""
+    arrivals: list[bytes] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            arrivals.append(self.rfile.read(int(self.headers["content-length"])))
+            if len(arrivals) == 1:
+                time.sleep(0.6)  # past the 0.2 s timeout
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sp = open_sketch(start_service, webhook_delays=(0.05,), webhook_timeout=0.2)
+        url = f"http://127.0.0.1:{server.server_address[1]}/slow"
+        made = sp.call("POST", "/callbacks", json={"url": url, "event": "video.failed"})
+        assert made.status_code == 201
+        sp.config.sketchpen_fail_stages.add("scripting")
+        video = sp.wait(sp.create()["id"], "failed")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            delivered = sp.store.deliveries(video_id=video["id"], state="delivered")
+            if delivered:
+                break
+            time.sleep(0.02)
+        assert [(d.attempts, d.last_status) for d in delivered] == [(2, 204)]
+        assert len(arrivals) == 2 and arrivals[0] == arrivals[1]
+    finally:
+        server.shutdown()
+        server.server_close()

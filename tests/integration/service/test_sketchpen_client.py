@@ -3,9 +3,10 @@
 Every behaviour here is produced by real requests: the whole lifecycle to a playable MP4 (and
 its conversion into a movie script that renders to the same length), regenerate with
 feedback, scene edits only in `refining`, the INVALID_STATE matrix with the state re-read,
-the 3-slot rule and a parked create, the plain-string 429 (waited out, or handed to the user
-when the window is a day), 422 details as paths, credits charged and refunded, callbacks with
-signed deliveries, and assets.
+the 3-slot rule and a parked create or retry, the plain-string 429 (waited out, or handed to
+the user when the window is a day), 422 details as paths, credits charged and refunded,
+callbacks with signed deliveries, assets, and the degradation when the server does not offer
+an endpoint (the service's `absent_routes` switch answers like hosted FastAPI).
 """
 
 from __future__ import annotations
