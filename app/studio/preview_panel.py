@@ -127,6 +127,7 @@ class PreviewCanvas(QWidget):
 
     files_dropped = Signal(list)
     painted_frame = Signal()
+    double_clicked = Signal()
 
     def __init__(self, player: Player, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +142,7 @@ class PreviewCanvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._drop_hint = False
         self.safe_areas = False
+        self.active = True  # frames are fitted to this canvas
 
     def frame_rect(self) -> QRectF:
         """Where the frame goes, in logical pixels (letterboxed, aligned to device pixels)."""
@@ -214,7 +216,17 @@ class PreviewCanvas(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.active:
+            self.claim()
+
+    def claim(self) -> None:
+        """Make frames come fitted to this canvas (the dock's, or the full-screen one's)."""
+        self.active = True
         self.player.set_target(self.device_size(), self.devicePixelRatioF())
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.double_clicked.emit()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """The wheel steps frames (one per notch; up = back), as in Shotcut's player."""
@@ -252,6 +264,36 @@ class PreviewCanvas(QWidget):
             return
         event.acceptProposedAction()
         self.files_dropped.emit(files)
+
+
+class FullScreenView(QWidget):
+    """The preview alone on a whole screen (Esc or a double-click leaves it)."""
+
+    closed = Signal()
+
+    def __init__(self, player: Player, actions: list[QAction]) -> None:
+        super().__init__(None, Qt.WindowType.Window)
+        self.setWindowTitle("Preview")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.canvas = PreviewCanvas(player, self)
+        self.canvas.active = False
+        palette = self.canvas.palette()
+        palette.setColor(QPalette.ColorRole.Dark, QColor(0, 0, 0))
+        self.canvas.setPalette(palette)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+        self.addActions(actions)  # the transport keys work here too
+        leave = QAction("Leave Full Screen", self)
+        leave.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        leave.triggered.connect(self.close)
+        self.addAction(leave)
+        self.canvas.double_clicked.connect(self.close)
+        player.frame_changed.connect(self.canvas.update)
+
+    def closeEvent(self, event: Any) -> None:
+        self.closed.emit()
+        super().closeEvent(event)
 
 
 class ScrubBar(QWidget):
@@ -481,6 +523,7 @@ class PreviewPanel(QWidget):
         self.player.audio_changed.connect(self._show_audio)
         self.canvas.painted_frame.connect(self._frame_painted)
         self.canvas.files_dropped.connect(self.add_media)
+        self.canvas.double_clicked.connect(self.full_screen_action.toggle)
         self.canvas.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.canvas.customContextMenuRequested.connect(self._canvas_menu)
         self.scrub.scrubbed.connect(self._scrubbed)
@@ -545,6 +588,13 @@ class PreviewPanel(QWidget):
         self.mute_action.setCheckable(True)
         self.mute_action.setToolTip("Mute the preview's sound")
         self.mute_action.toggled.connect(self._mute)
+        self.full_screen_action = QAction("Full Screen Preview", self)
+        self.full_screen_action.setCheckable(True)
+        self.full_screen_action.setToolTip(
+            "Show the preview on the whole screen (double-click the picture; Esc leaves)"
+        )
+        self.full_screen_action.toggled.connect(self._full_screen)
+        self.full_screen_view: FullScreenView | None = None
         self.safe_areas_action = QAction("Safe Areas", self)
         self.safe_areas_action.setCheckable(True)
         self.safe_areas_action.setToolTip("Show the action-safe and title-safe guides")
@@ -567,9 +617,39 @@ class PreviewPanel(QWidget):
             self.clear_loop_action,
         ]
 
+    def _full_screen(self, on: bool) -> None:
+        view = self.full_screen_view
+        if on and view is None:
+            view = FullScreenView(self.player, self.playback_actions)
+            view.canvas.painted_frame.connect(self._frame_painted)
+            view.canvas.safe_areas = self.canvas.safe_areas
+            view.closed.connect(self._full_screen_closed)
+            self.full_screen_view = view
+            self.canvas.active = False
+            screen = self.screen()
+            if screen is not None:
+                view.setGeometry(screen.geometry())
+            view.showFullScreen()
+            view.canvas.claim()
+            view.activateWindow()
+            view.canvas.setFocus()
+        elif not on and view is not None:
+            view.close()
+
+    def _full_screen_closed(self) -> None:
+        self.full_screen_view = None
+        self.canvas.claim()
+        self.full_screen_action.blockSignals(True)
+        self.full_screen_action.setChecked(False)
+        self.full_screen_action.blockSignals(False)
+        self.canvas.update()
+
     def _show_safe_areas(self, shown: bool) -> None:
         self.canvas.safe_areas = shown
         self.canvas.update()
+        if self.full_screen_view is not None:
+            self.full_screen_view.canvas.safe_areas = shown
+            self.full_screen_view.canvas.update()
 
     def _mute(self, muted: bool) -> None:
         if self.player.audio is not None:
@@ -594,6 +674,7 @@ class PreviewPanel(QWidget):
         menu.addActions([self.loop_in_action, self.loop_out_action, self.loop_action])
         menu.addAction(self.clear_loop_action)
         menu.addSeparator()
+        menu.addAction(self.full_screen_action)
         menu.addAction(self.safe_areas_action)
         if self.mute_action.isVisible():
             menu.addAction(self.mute_action)
@@ -795,6 +876,8 @@ class PreviewPanel(QWidget):
 
     def close_player(self) -> None:
         """Stop playback, the frame worker and the sound (the window calls it on close)."""
+        if self.full_screen_view is not None:
+            self.full_screen_view.close()
         self._fps_timer.stop()
         self._tasks.shutdown()
         self.player.close()

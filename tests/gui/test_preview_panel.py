@@ -503,3 +503,26 @@ def test_safe_area_guides_are_drawn_over_the_frame_when_asked(qtbot, make_panel)
     assert brightest() > 150  # the white guide
     panel.safe_areas_action.setChecked(False)
     assert brightest() < 100
+
+
+def test_full_screen_preview_gets_the_frames_and_esc_brings_them_back(qtbot, make_panel):
+    panel, document = make_panel()
+    document.playhead.seek(1.0)
+    _wait_index(qtbot, panel, 10)
+    QTest.mouseDClick(panel.canvas, Qt.MouseButton.LeftButton)
+    view = panel.full_screen_view
+    assert view is not None and view.isVisible()
+    assert panel.full_screen_action.isChecked()
+    big = view.canvas.device_size()
+    assert big.width() > panel.canvas.device_size().width()
+    qtbot.waitUntil(lambda: panel.player.display_image.size() == big)
+    # The transport keys work there, and Esc leaves.
+    view.activateWindow()
+    assert QTest.qWaitForWindowActive(view)
+    QTest.keyClick(view.canvas, Qt.Key.Key_Right)
+    assert panel.player.current_index == 11
+    QTest.keyClick(view.canvas, Qt.Key.Key_Escape)
+    assert panel.full_screen_view is None
+    assert not panel.full_screen_action.isChecked()
+    small = panel.canvas.device_size()
+    qtbot.waitUntil(lambda: panel.player.display_image.size() == small)
