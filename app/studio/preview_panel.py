@@ -12,7 +12,9 @@ first: Qt offers a key to the focused widget (ShortcutOverride) before any short
 and text edits claim Space, arrows, Home/End and letters.
 
 Media files dropped on the canvas become elements of the scene under the playhead, starting at
-the playhead (one undo step, probed off the GUI thread).
+the playhead (one undo step, probed off the GUI thread). The canvas's context menu has the
+preview scale, loop points, Full Screen Preview, Safe Areas, Mute and Copy Frame; the timecode
+takes a typed time; the mouse wheel steps frames.
 """
 
 from __future__ import annotations
@@ -383,10 +385,15 @@ class PreviewPanel(QWidget):
     """The Preview dock (see the module docstring).
 
     `clock`, `audio`, `proxies` and `media_cache` go to the `Player` (tests inject a fast clock
-    or no audio). Actions: `play_action`, `shuttle_reverse_action`, `shuttle_pause_action`,
-    `shuttle_forward_action`, `previous_frame_action`, `next_frame_action`, `start_action`,
-    `end_action`, `loop_in_action`, `loop_out_action`, `loop_action` (checkable);
-    `playback_actions` lists them in menu order.
+    or no audio). Playback actions, with shortcuts: `play_action` (Space),
+    `shuttle_reverse_action` (J), `shuttle_pause_action` (K), `shuttle_forward_action` (L),
+    `previous_frame_action` (Left), `next_frame_action` (Right), `start_action` (Home),
+    `end_action` (End), `loop_in_action` (I), `loop_out_action` (O), `loop_action` (Ctrl+L,
+    checkable), `clear_loop_action` (Alt+X); `playback_actions` lists them in menu order.
+    View actions without shortcuts (canvas context menu): `full_screen_action` (also a
+    double-click on the picture), `safe_areas_action`, `mute_action`, `copy_frame_action`.
+    `close_player()` stops the threads (also called on QApplication.aboutToQuit and when the
+    panel is deleted).
     """
 
     def __init__(
