@@ -795,7 +795,7 @@ class Player(QObject):
         self._runtime_problems = ()
         self._movie_serial = self.worker.set_movie(movie, self.document.base_dir)
         self._requested = None
-        self._tracks = None
+        # (the sounds listed for the previous version play on until the new list arrives)
         self._tracks_serial += 1
         serial = self._tracks_serial
         latest = self._tracks_latest
@@ -835,13 +835,16 @@ class Player(QObject):
             log.error("cannot list the movie's sounds", exc_info=error)
             result = ([], [])
         tracks, problems = result
+        changed = tracks != self._tracks
         self._tracks = tracks
         self._sound_problems = tuple(
             MediaProblem(p.path, p.src, p.message) for p in problems if isinstance(p, SoundProblem)
         )
         self.problems_changed.emit(self.problems)
-        if self.rate == 1 and self.audio is not None and tracks:
-            self._anchor(self._media_time())  # sound for the movie being played now
+        if self.rate == 1 and self.audio is not None and (changed or not self._audio_on):
+            # Sound for the movie being played now (an edit that leaves every sound where it
+            # was, e.g. a caption's text, does not interrupt it).
+            self._anchor(self._media_time())
         else:
             self._report_audio()
 
