@@ -898,25 +898,35 @@ class ScriptEditorPanel(QWidget):
             return
         self._applying = True
         self._moving = True
+        changed = (0, len(text))
         try:
             if not keep_cursor or not old:
                 self.editor.setPlainText(text)
             else:
-                self._replace_middle(old, text)
+                changed = self._replace_middle(old, text)
         finally:
             self._applying = False
             self._moving = False
         self._shown = text
         self._map = OffsetMap(text)
-        # (≈ 3 ms for 1 MB; only when the text comes from elsewhere, never per keystroke)
-        self.long_lines_bar.setVisible(max(map(len, text.split("\n"))) > LONG_LINE)
+        if self.long_lines_bar.isHidden():
+            # Only the lines around the change can have become long (a whole-text scan of
+            # 1 MB costs 3 ms; a one-field edit's lines cost nothing).
+            start = text.rfind("\n", 0, changed[0]) + 1
+            end = text.find("\n", changed[1])
+            region = text[start : len(text) if end < 0 else end]
+        else:
+            region = text
+        self.long_lines_bar.setVisible(max(map(len, region.split("\n"))) > LONG_LINE)
         self._reformat_button.setEnabled(self.document.parse_error is None)
         if not keep_cursor or not old:
             # The old marks' cursors collapsed with the old text; the next validation brings
             # new ones. (After a middle replacement they follow the text until then.)
             self.editor.set_marks([])
 
-    def _replace_middle(self, old: str, new: str) -> None:
+    def _replace_middle(self, old: str, new: str) -> tuple[int, int]:
+        """Replace the part of `old` that differs from `new`; returns that part's range in
+        `new` (Python offsets)."""
         prefix = common_prefix(old, new)
         suffix = common_suffix(old, new, prefix)
         old_map = self._map
@@ -936,6 +946,7 @@ class ScriptEditorPanel(QWidget):
         cursor.endEditBlock()
         if top.blockNumber() != top_line:
             bar.setValue(scrolled + top.blockNumber() - top_line)
+        return prefix, len(new) - suffix
 
     def format_text(self) -> None:
         """Re-indent the script canonically (one undo step), when it is JSON."""

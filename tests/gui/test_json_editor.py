@@ -549,3 +549,11 @@ def test_hovering_a_key_explains_the_field_from_the_schema(panel, doc, qtbot):
     )
     qtbot.waitUntil(lambda: QToolTip.isVisible() and "0 to 3600 s" in QToolTip.text())
     assert QToolTip.text().startswith("Error: Expected number, received string")
+
+
+def test_a_long_line_made_elsewhere_shows_the_format_bar(panel, doc):
+    assert panel.long_lines_bar.isHidden()
+    doc.set_value(("scenes", 0, "name"), "x" * 6000)  # one line of 6,000 characters
+    assert not panel.long_lines_bar.isHidden()
+    doc.undo_stack.undo()
+    assert panel.long_lines_bar.isHidden()
