@@ -26,14 +26,11 @@ without scenes with regenerate. `video.failed` callbacks fire for each.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import shutil
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,56 +56,19 @@ class Abandoned(Exception):
     """The video changed under the worker (deleted, regenerated) or the service is stopping."""
 
 
-def media_url(base_url: str, token: str, name: str) -> str:
-    return f"{base_url}/api/v1/files/{token}/{name}"
-
-
-def sign(secret: str, body: bytes) -> str:
-    """Lowercase hex HMAC-SHA256 of the raw body, keyed with the whole secret (spec §11)."""
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-def _zone_less(iso: str) -> str:
-    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
-
-
-def callback_body(video: Video) -> bytes:
-    """The documented payload: event, video_id, a slim `data` with zone-less times."""
-
-    def url(name: str | None) -> str | None:
-        return media_url(video.base_url, video.media_token, name) if name else None
-
-    event = "video.completed" if video.status == "completed" else "video.failed"
-    payload = {
-        "event": event,
-        "video_id": video.id,
-        "data": {
-            "id": video.id,
-            "status": video.status,
-            "prompt": video.prompt,
-            "video_url": url(video.video_file),
-            "audio_url": url(video.audio_file),
-            "thumbnail_url": url(video.thumbnail_file),
-            "created_at": _zone_less(video.created_at),
-            "updated_at": _zone_less(video.updated_at),
-        },
-        "created_at": int(time.time()),
-    }
-    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
-
-
 class CallbackSender:
     """Signed POSTs to the account's active registrations for the event (spec §11).
 
-    Each delivery is first written to `sketchpen_deliveries` with its exact body bytes and
-    signature, then sent on its own thread; a failed attempt (no 2xx, or no answer within
-    `webhook_timeout`) is retried after the configured delays (1, 2, 4, 8, 16 s), same bytes
-    each time, and each attempt is recorded. Deliveries still pending when the service stops
-    are resumed on the next start, after the delay their attempt count calls for. A delivery
-    whose registration was deleted (or deactivated) meanwhile is dropped, not sent. An attempt
-    in flight at the moment the process dies may be sent again after the restart: receivers
-    de-duplicate on (`video_id`, `event`), as §11 asks.
+    The deliveries are written to `sketchpen_deliveries` (exact body bytes and signature) by the
+    store in the same transaction that moves the video to `completed` or `failed`, so no ended
+    video loses its callbacks to a crash. This sender sends each pending row on its own thread;
+    a failed attempt (no 2xx, or no answer within `webhook_timeout`) is retried after the
+    configured delays (1, 2, 4, 8, 16 s), same bytes each time, and each attempt is recorded.
+    Deliveries still pending when the service stops are resumed on the next start, after the
+    delay their attempt count calls for. A delivery whose registration was deleted (or
+    deactivated) meanwhile is dropped, not sent. An attempt in flight at the moment the process
+    dies may be sent again after the restart: receivers de-duplicate on (`video_id`, `event`),
+    as §11 asks.
     """
 
     def __init__(self, store: SketchStore, config: ServiceConfig) -> None:
@@ -116,21 +76,20 @@ class CallbackSender:
         self.config = config
         self._stop = threading.Event()
         self._threads: set[threading.Thread] = set()
+        self._spawned: set[int] = set()
         self._lock = threading.Lock()
 
     def start(self) -> None:
         """Resume the deliveries a previous process left pending."""
-        for delivery in self.store.deliveries(state="pending"):
-            self._spawn(delivery)
+        self.send_pending()
 
     def video_ended(self, video: Video) -> None:
-        """Queue (persist, then send) one delivery per active registration for the event."""
-        event = "video.completed" if video.status == "completed" else "video.failed"
-        body = callback_body(video)
-        for callback in self.store.list_callbacks(video.account_id, event):
-            delivery = self.store.add_delivery(
-                callback, video.id, body, sign(callback.secret, body)
-            )
+        """Send the deliveries the store queued when `video` completed or failed."""
+        self.send_pending(video.id)
+
+    def send_pending(self, video_id: str | None = None) -> None:
+        """Start a sender for each pending delivery (of one video, or all) not yet started."""
+        for delivery in self.store.deliveries(state="pending", video_id=video_id):
             self._spawn(delivery)
 
     def _spawn(self, delivery: Delivery) -> None:
@@ -141,8 +100,9 @@ class CallbackSender:
             daemon=True,
         )
         with self._lock:
-            if self._stop.is_set():
-                return  # stays pending: the next start sends it
+            if self._stop.is_set() or delivery.id in self._spawned:
+                return  # stopping: stays pending, the next start sends it
+            self._spawned.add(delivery.id)
             self._threads.add(thread)
         thread.start()
 

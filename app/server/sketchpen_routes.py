@@ -34,7 +34,7 @@ from app.server import drafting
 from app.server.api import Service, parse_json
 from app.server.config import ServiceConfig
 from app.server.limits import FixedWindowLimiter
-from app.server.sketchpen_pipeline import DraftRunner, media_url
+from app.server.sketchpen_pipeline import DraftRunner
 from app.server.sketchpen_store import (
     MAX_IN_PROGRESS,
     STATUSES,
@@ -49,6 +49,7 @@ from app.server.sketchpen_store import (
     Video,
     VideoNotFound,
     WrongState,
+    media_url,
 )
 
 log = logging.getLogger(__name__)

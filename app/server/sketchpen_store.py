@@ -21,6 +21,8 @@ took: approve, regenerate and delete bump it, so a stale worker's late write is 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import secrets
 import sqlite3
@@ -29,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -327,6 +330,45 @@ def _state_message(action: str, status: str, has_scenes: bool) -> str:
     if status in ("pending", "scripting"):
         return f"Cannot {action} a video while it is {status}; wait for the draft (refining)"
     return f"Cannot {action} a video in status {status}"
+
+
+def media_url(base_url: str, token: str, name: str) -> str:
+    return f"{base_url}/api/v1/files/{token}/{name}"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """Lowercase hex HMAC-SHA256 of the raw body, keyed with the whole secret (spec §11)."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def _zone_less(iso: str) -> str:
+    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def callback_body(video: Video) -> bytes:
+    """The documented payload: event, video_id, a slim `data` with zone-less times."""
+
+    def url(name: str | None) -> str | None:
+        return media_url(video.base_url, video.media_token, name) if name else None
+
+    event = "video.completed" if video.status == "completed" else "video.failed"
+    payload = {
+        "event": event,
+        "video_id": video.id,
+        "data": {
+            "id": video.id,
+            "status": video.status,
+            "prompt": video.prompt,
+            "video_url": url(video.video_file),
+            "audio_url": url(video.audio_file),
+            "thumbnail_url": url(video.thumbnail_file),
+            "created_at": _zone_less(video.created_at),
+            "updated_at": _zone_less(video.updated_at),
+        },
+        "created_at": int(time.time()),
+    }
+    return json.dumps(payload, separators=(",", ":")).encode("utf-8")
 
 
 class SketchStore:
@@ -692,7 +734,10 @@ class SketchStore:
             if current.status != video.status:
                 return None
             self._update(conn, video.id, status=status, **fields)
-            return self._get(conn, video.id)
+            moved = self._get(conn, video.id)
+            if moved is not None and status == "completed":
+                self._queue_deliveries(conn, moved)
+            return moved
 
     def update_fields(self, video: Video, **fields: Any) -> Video | None:
         """Change fields (not the status) of a worker's video if it is still the worker's."""
@@ -723,6 +768,7 @@ class SketchStore:
         )
         ended = SketchStore._get(conn, video.id)
         assert ended is not None
+        SketchStore._queue_deliveries(conn, ended)
         return Ended(ended, refund)
 
     def fail(self, video: Video, stage: str, message: str) -> Ended | None:
@@ -884,18 +930,25 @@ class SketchStore:
 
     # -- callback deliveries (persisted: pending ones resume on the next start) ---------------
 
-    def add_delivery(
-        self, callback: Callback, video_id: str, body: bytes, signature: str
-    ) -> Delivery:
-        with self._tx() as conn:
-            cursor = conn.execute(
+    @staticmethod
+    def _queue_deliveries(conn: sqlite3.Connection, video: Video) -> None:
+        """One pending delivery per active registration for the video's end event, written in
+        the transaction that ended it (the sender sends them after the commit)."""
+        event = "video.completed" if video.status == "completed" else "video.failed"
+        rows = conn.execute(
+            "SELECT id, url, secret FROM sketchpen_callbacks"
+            " WHERE account_id = ? AND event = ? AND is_active = 1 ORDER BY seq",
+            (video.account_id, event),
+        ).fetchall()
+        if not rows:
+            return
+        body = callback_body(video)
+        for row in rows:
+            conn.execute(
                 "INSERT INTO sketchpen_deliveries (callback_id, video_id, url, body, signature,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (callback.id, video_id, callback.url, body, signature, now_iso()),
+                (row["id"], video.id, row["url"], body, sign(row["secret"], body), now_iso()),
             )
-            delivery_id = cursor.lastrowid
-        assert delivery_id is not None
-        return self.deliveries(delivery_id=delivery_id)[0]
 
     def deliveries(
         self,

@@ -483,3 +483,60 @@ def test_a_receiver_slower_than_the_timeout_gets_the_delivery_again(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_video_ends_with_its_deliveries_in_one_commit_so_a_crash_loses_none(
+    tmp_path: Path,
+    start_service: Callable[..., Running],
+    receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    """The state a process killed right after a video ended leaves (no sender ever ran): the
+    deliveries were written with the status change, and the next start sends them."""
+    from app.server.config import ServiceConfig
+    from app.server.sketchpen_store import SketchStore
+    from app.server.store import Store
+
+    url, received = receiver
+    config = ServiceConfig(data_dir=tmp_path / "crashed")
+    store = Store(config.db_path)
+    account = store.create_account("pro", 50)
+    sketch = SketchStore(config.db_path)
+    caller = sketch.authenticate(sketch.create_keys(account.account_id).live_key)
+    hooks = {
+        event: sketch.create_callback(account.account_id, url, event)
+        for event in ("video.failed", "video.completed")
+    }
+    settings = {"fps": 10, "aspect_ratio": "16:9", "audio_mode": "single", "bg_mode": "white"}
+    ended = []
+    for end in ("failed", "completed"):
+        video = sketch.create_video(
+            caller, prompt=end, theme="presentation", config=settings, base_url="http://x"
+        )
+        scripting = sketch.advance(video, "scripting")
+        assert scripting is not None
+        if end == "failed":
+            assert sketch.fail(scripting, "scripting", "The AI timed out") is not None
+        else:
+            assert sketch.advance(scripting, "completed", video_file="video.mp4") is not None
+        ended.append(video.id)
+    assert [(d.video_id, d.state) for d in sketch.deliveries()] == [
+        (ended[0], "pending"),
+        (ended[1], "pending"),
+    ]
+    sketch.close()
+    store.close()
+
+    start_service(data_dir=config.data_dir)
+    deadline = time.monotonic() + 10
+    while len(received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)
+    events = {}
+    for headers, body in received:
+        payload = json.loads(body)
+        secret = hooks[payload["event"]].secret
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-Sketchpen-Signature"] == expected
+        events[payload["event"]] = payload["video_id"]
+    assert events == {"video.failed": ended[0], "video.completed": ended[1]}
+    assert len(received) == 2
