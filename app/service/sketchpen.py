@@ -849,7 +849,8 @@ class SketchpenClient:
         params: dict[str, str | int] = {}
         wanted: set[str] | None = None
         if status is not None:
-            wanted = {status} if isinstance(status, str) else set(status)
+            items = status.split(",") if isinstance(status, str) else status
+            wanted = {item.strip() for item in items if item.strip()}
             params["status"] = ",".join(sorted(wanted))
         if limit is not None:
             params["limit"] = limit

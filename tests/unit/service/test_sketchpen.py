@@ -715,6 +715,9 @@ def test_list_filters_by_status_even_when_the_server_ignores_the_parameter() -> 
         async with client_for(handler) as client:
             videos = await client.list_videos(["completed", "failed"], limit=1)
             assert [v.status for v in videos] == ["completed"]
+            # The contract's comma form given as one string means the same two statuses.
+            videos = await client.list_videos("failed, completed")
+            assert [v.status for v in videos] == ["completed", "failed"]
 
     run(main)
 
