@@ -670,7 +670,7 @@ class SketchpenClient:
                     method, url, params=params, json=json_body, files=files, headers=headers
                 )
             except httpx.TransportError as exc:
-                raise error_from_transport(exc, method=method, url=url) from exc
+                raise _network_error(exc, method, url) from exc
             if with_key:
                 self.account_state.update_from_headers(response.headers)
             if response.status_code == 429:
@@ -1343,7 +1343,7 @@ class SketchpenClient:
                     await self._write_body(response, temp, on_progress)
                     return
             except httpx.TransportError as exc:
-                raise error_from_transport(exc, method="GET", url=url) from exc
+                raise _network_error(exc, "GET", url) from exc
         raise ApiError(
             code=UNEXPECTED_RESPONSE,
             message="Too many redirects for the media file.",
@@ -1384,6 +1384,13 @@ class SketchpenClient:
                 url=str(response.request.url),
                 vendor=Vendor.SKETCHPEN,
             )
+
+
+def _network_error(exc: httpx.TransportError, method: str, url: str) -> ApiError:
+    """A network failure as an `ApiError` of this vendor."""
+    error = error_from_transport(exc, method=method, url=url)
+    error.vendor = Vendor.SKETCHPEN
+    return error
 
 
 def _image_type(name: str) -> str:

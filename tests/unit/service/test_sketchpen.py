@@ -1007,3 +1007,20 @@ def test_a_truncated_download_leaves_no_file(tmp_path: Path) -> None:
 
     run(main)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_network_failures_are_sketchpen_errors_and_reads_back_off() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    sleeps = Sleeps()
+
+    async def main() -> None:
+        async with client_for(handler, sleeps=sleeps) as client:
+            error = await raises(client.get_video(VID))
+            assert (error.code, error.vendor) == ("NETWORK_CONNECT_FAILED", "sketchpen")
+            assert error.never_reached and error.attempts == 5
+            assert error.category is Category.TRANSIENT
+
+    run(main)
+    assert len(sleeps.calls) == 4
