@@ -344,6 +344,8 @@ class JsonTextEdit(QPlainTextEdit):
         if key == Qt.Key.Key_Backtab:
             self._outdent()
             return
+        if self._pairing(event):
+            return
         if event.text() in ("}", "]") and self._dedent_before_closer():
             super().keyPressEvent(event)
             return
@@ -354,6 +356,66 @@ class JsonTextEdit(QPlainTextEdit):
             self._newline()
             return
         super().keyPressEvent(event)
+
+    def _pairing(self, event: QKeyEvent) -> bool:
+        """Brackets and quotes in pairs, as code editors do: `{` gives `{}` with the cursor
+        inside, a typed closer steps over the same closer, Backspace between an empty pair
+        removes both. Never inside a string, never with a selection or on a very long line."""
+        cursor = self.textCursor()
+        if cursor.hasSelection():
+            return False
+        block = cursor.block()
+        if block.length() > LONG_LINE:
+            return False
+        line = block.text()
+        column = cursor.positionInBlock()
+        if not OffsetMap(line).identity:
+            return False  # Qt columns are not Python indexes on this line: type plainly
+        before = line[column - 1] if column else ""
+        after = line[column] if column < len(line) else ""
+        typed = event.text()
+        in_string = _inside_string(line, column)
+        if event.key() == Qt.Key.Key_Backspace and event.modifiers() in (
+            Qt.KeyboardModifier.NoModifier,
+            Qt.KeyboardModifier.KeypadModifier,
+        ):
+            if (
+                before
+                and after
+                and (before + after) in ("{}", "[]", '""')
+                and (before != '"' or not _inside_string(line, column - 1))
+            ):
+                cursor.beginEditBlock()
+                cursor.movePosition(QTextCursor.MoveOperation.Left)
+                cursor.movePosition(
+                    QTextCursor.MoveOperation.Right, QTextCursor.MoveMode.KeepAnchor, 2
+                )
+                cursor.removeSelectedText()
+                cursor.endEditBlock()
+                return True
+            return False
+        if typed in ("}", "]") and after == typed and not in_string:
+            cursor.movePosition(QTextCursor.MoveOperation.Right)
+            self.setTextCursor(cursor)
+            return True
+        if typed == '"':
+            if in_string and after == '"':
+                cursor.movePosition(QTextCursor.MoveOperation.Right)  # close the string
+                self.setTextCursor(cursor)
+                return True
+            if not in_string and after in _OPEN_AFTER and not before.isalnum():
+                self._insert_pair('""', cursor)
+                return True
+            return False
+        if typed in ("{", "[") and not in_string and after in _OPEN_AFTER:
+            self._insert_pair(typed + _PAIRS[typed], cursor)
+            return True
+        return False
+
+    def _insert_pair(self, pair: str, cursor: QTextCursor) -> None:
+        cursor.insertText(pair)
+        cursor.movePosition(QTextCursor.MoveOperation.Left)
+        self.setTextCursor(cursor)
 
     def duplicate_lines(self) -> None:
         """Copy the lines of the cursor or selection below them (one edit)."""
@@ -592,6 +654,24 @@ class JsonTextEdit(QPlainTextEdit):
             if self.document().findBlock(m.cursor.selectionStart()).blockNumber() == number
         ]
         return tooltip_text(problems) if problems else ""
+
+
+#: a bracket or quote typed before one of these gets its partner
+_OPEN_AFTER = ("", " ", "\t", ",", "}", "]", ":")
+
+
+def _inside_string(line: str, column: int) -> bool:
+    """Whether `column` of a line is inside a JSON string (strings never span lines)."""
+    inside = False
+    escaped = False
+    for char in line[:column]:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = inside
+        elif char == '"':
+            inside = not inside
+    return inside
 
 
 def _is_duplicate(event: QKeyEvent) -> bool:

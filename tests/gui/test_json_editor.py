@@ -557,3 +557,32 @@ def test_a_long_line_made_elsewhere_shows_the_format_bar(panel, doc):
     assert not panel.long_lines_bar.isHidden()
     doc.undo_stack.undo()
     assert panel.long_lines_bar.isHidden()
+
+
+def test_brackets_and_quotes_come_in_pairs_and_closers_are_stepped_over(panel, doc):
+    doc.set_text("[\n  1\n]\n")
+    _put_cursor(panel, doc.text.index("1") + 1)
+    panel.editor.setFocus()
+    QTest.keyClicks(panel.editor, ", {")
+    assert doc.text == "[\n  1, {}\n]\n"
+    QTest.keyClicks(panel.editor, '"name": "Intro')
+    assert doc.text == '[\n  1, {"name": "Intro"}\n]\n'
+    QTest.keyClicks(panel.editor, '"}')  # steps over the quote and the brace
+    assert doc.text == '[\n  1, {"name": "Intro"}\n]\n'
+    assert doc.parse_error is None
+    QTest.keyClicks(panel.editor, ', "a": "{[')  # brackets inside a string stay single
+    assert doc.text == '[\n  1, {"name": "Intro"}, "a": "{["\n]\n'
+    doc.set_text("[]\n")
+    _put_cursor(panel, 1)
+    QTest.keyClick(panel.editor, Qt.Key.Key_Backspace)  # between an empty pair: both go
+    assert doc.text == "\n"
+
+
+def test_inside_string_reads_escapes():
+    from app.studio.json_editor import _inside_string
+
+    line = r'  "a\"b": "c'
+    assert _inside_string(line, 4)  # after the opening quote
+    assert _inside_string(line, 7)  # the escaped quote does not close it
+    assert not _inside_string(line, 9)  # after the key's closing quote
+    assert _inside_string(line, len(line))
