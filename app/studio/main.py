@@ -144,6 +144,13 @@ class LocalService:
             self.thread = None
 
 
+def _import_service_modules() -> None:
+    import importlib
+
+    for name in ("app.server.config", "app.server.serve", "app.server.app", "app.server.runner"):
+        importlib.import_module(name)
+
+
 def tune_garbage_collector() -> None:
     """Once the studio is up: move everything alive into the permanent generation and collect
     the young ones less often. With Python's defaults, the allocation bursts of re-parsing a
@@ -197,6 +204,7 @@ def run_studio(
     from app.studio.crash import ErrorReporter, previous_fatal_error
     from app.studio.recovery import RecoveryStore
     from app.studio.settings import studio_settings
+    from app.studio.tasks import TaskRunner
     from app.studio.window import MainWindow, apply_appearance, example_scripts
 
     try:
@@ -248,6 +256,7 @@ def run_studio(
             window.new_from_example(welcome)
 
     service = LocalService()
+    preload = TaskRunner(max_workers=1, name="reelsmith-preload")
 
     def after_first_paint() -> None:
         if requested is not None and not requested.is_file():
@@ -261,7 +270,9 @@ def run_studio(
         window.offer_recovery()
         if start_service:
             window.set_service_status("Local service: starting…")
-            QTimer.singleShot(50, start_local_service)
+            # Import the server's modules (Starlette, uvicorn: ~0.15 s) on a worker, then build
+            # and start it here on the main thread, as `ServiceThread` requires.
+            preload.run(_import_service_modules, done=lambda _r, _e: start_local_service())
         else:
             window.set_service_status("Local service: off", ok=True)
         # After the first paint and the start-up work, while the user looks at the window.
@@ -282,6 +293,7 @@ def run_studio(
             loop.run_forever()
     finally:
         ticker.stop()
+        preload.shutdown(wait=True)
         service.stop()
         recovery.close()
         reporter.uninstall()
