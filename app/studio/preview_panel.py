@@ -63,6 +63,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QToolBar,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -310,7 +311,9 @@ class ScrubBar(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Drag to scrub")
+        self.setMouseTracking(True)  # the time under the pointer, before clicking
+        self.setAccessibleName("Playhead position")
+        self.hover_text = ""
 
     def sizeHint(self) -> QSize:
         return QSize(300, 22)
@@ -377,8 +380,15 @@ class ScrubBar(QWidget):
             self.scrubbed.emit(self.index_at(event.position().x()))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        index = self.index_at(event.position().x())
         if event.buttons() & Qt.MouseButton.LeftButton:
-            self.scrubbed.emit(self.index_at(event.position().x()))
+            self.scrubbed.emit(index)
+        self.hover_text = timecode(self.player.time_of(index), self.player.fps)
+        QToolTip.showText(event.globalPosition().toPoint(), self.hover_text, self)
+
+    def leaveEvent(self, event: QEvent) -> None:
+        QToolTip.hideText()
+        super().leaveEvent(event)
 
 
 class PreviewPanel(QWidget):

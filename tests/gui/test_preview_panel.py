@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import shiboken6
 from PIL import Image
-from PySide6.QtCore import QIODevice, QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QWheelEvent
+from PySide6.QtCore import QEvent, QIODevice, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -526,3 +526,20 @@ def test_full_screen_preview_gets_the_frames_and_esc_brings_them_back(qtbot, mak
     assert not panel.full_screen_action.isChecked()
     small = panel.canvas.device_size()
     qtbot.waitUntil(lambda: panel.player.display_image.size() == small)
+
+
+def test_hovering_the_scrubber_shows_the_time_under_the_pointer(qtbot, make_panel):
+    panel, document = make_panel()
+    bar = panel.scrub
+    at = QPointF(bar.x_of(15), bar.height() / 2)
+    move = QMouseEvent(
+        QEvent.Type.MouseMove,
+        at,
+        bar.mapToGlobal(at),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(bar, move)
+    assert bar.hover_text == "00:00:01:05"
+    assert document.playhead.time == 0.0  # hovering does not move the playhead
