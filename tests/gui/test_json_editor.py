@@ -586,3 +586,22 @@ def test_inside_string_reads_escapes():
     assert _inside_string(line, 7)  # the escaped quote does not close it
     assert not _inside_string(line, 9)  # after the key's closing quote
     assert _inside_string(line, len(line))
+
+
+def test_context_menu_offers_the_documents_undo_and_the_editor_actions(panel, doc, qtbot):
+    from PySide6.QtCore import QPoint, QTimer
+    from PySide6.QtWidgets import QMenu
+
+    doc.set_value(("width",), 1280)
+    seen: list[str] = []
+
+    def read_and_close() -> None:
+        menu = QApplication.activePopupWidget()
+        assert isinstance(menu, QMenu)
+        seen.extend(action.text() for action in menu.actions() if action.text())
+        menu.close()
+
+    QTimer.singleShot(100, read_and_close)
+    panel._context_menu(QPoint(10, 10))
+    assert seen[0] == "Undo Change width"
+    assert {"Find in Script…", "Go to Line…", "Format JSON", "Next Problem"} <= set(seen)
