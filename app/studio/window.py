@@ -855,6 +855,8 @@ class MainWindow(QMainWindow):
         self._tasks.run(self._media_generator.run, done=self._media_done)
 
     def _media_done(self, _result: object, error: BaseException | None) -> None:
+        if self._closing_accepted:
+            return
         if error is not None:
             log.error("sample media not generated: %s", error)
             self.sample_media_ready = None
