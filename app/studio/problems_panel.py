@@ -319,14 +319,17 @@ class ProblemsPanel(QWidget):
 
     def _validated(self, validation: Validation) -> None:
         current = self._current_key()
+        scrolled = self.view.verticalScrollBar().value()
         self.view.setUpdatesEnabled(False)
         try:
             self.model.set_rows(validation.located)
+            if current is not None:
+                self._restore_current(current)
+            # A new validation lands on every keystroke: the list must not jump to the top.
+            self.view.verticalScrollBar().setValue(scrolled)
         finally:
             self.view.setUpdatesEnabled(True)
         self._update_header()
-        if current is not None:
-            self._restore_current(current)
 
     def _current_key(self) -> tuple[Path, str] | None:
         index = self.view.currentIndex()

@@ -202,3 +202,23 @@ def test_a_double_click_navigates_once(panel, doc, qtbot):
     qtbot.wait(QApplication.doubleClickInterval() + 50)
     QTest.keyClick(panel.view, Qt.Key.Key_Return)  # the keyboard activates again later
     assert len(seen) == 2
+
+
+def test_a_new_validation_keeps_the_list_where_it_was_scrolled(qtbot):
+    scenes = [{"name": f"S{i}", "duration": -1, "elements": []} for i in range(200)]
+    document = ScriptDocument(dumps({"width": 640, "height": 360, "scenes": scenes}))
+    try:
+        widget = ProblemsPanel(document)
+        qtbot.addWidget(widget)
+        widget.resize(500, 200)
+        widget.show()
+        document.validate_now()
+        bar = widget.view.verticalScrollBar()
+        bar.setValue(bar.maximum() // 2)
+        before = bar.value()
+        assert before > 0
+        document.set_value(("scenes", 0, "duration"), 2)  # one problem fewer, list refreshed
+        document.validate_now()
+        assert bar.value() == before
+    finally:
+        document.close()
