@@ -6,8 +6,11 @@
   pending one; nothing queues up behind the clock. A finished frame is also scaled to the
   canvas's device pixels there, so the GUI thread only blits it.
 - `Player` keeps time. While playing, the media time is `anchor + (clock() - clock_anchor) ×
-  rate`, where `clock` is the audio device's heard time when sound plays (A/V sync) and a
-  monotonic clock otherwise (injectable: tests pass a fast fake clock). A tick (every few ms)
+  rate` on a monotonic clock (injectable: tests pass a clock they move by hand); once the audio
+  device is heard, the media time is the device's (the movie time of the sound being played:
+  A/V sync), never stepping back. The sound is started where the picture will be when the
+  device starts sounding (its start latency is measured), so the picture never waits for the
+  device; a seek while playing restarts the sound once seeking pauses. A tick (every few ms)
   asks for the frame of the current time; frames that are late are never shown (the next tick
   asks for a newer one) and count as dropped. The player drives `document.playhead` while
   playing and follows it (timeline, scrubber) otherwise.
