@@ -543,3 +543,40 @@ def test_hovering_the_scrubber_shows_the_time_under_the_pointer(qtbot, make_pane
     QApplication.sendEvent(bar, move)
     assert bar.hover_text == "00:00:01:05"
     assert document.playhead.time == 0.0  # hovering does not move the playhead
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_a_storm_of_edits_seeks_and_transport_keys_never_breaks_the_player(qtbot, make_panel, seed):
+    """Every Qt callback that raised would fail this test (pytest-qt captures them)."""
+    import random
+
+    panel, document = make_panel()
+    player = panel.player
+    rnd = random.Random(seed)
+    moves = [
+        lambda: document.playhead.seek(rnd.uniform(0, 4)),
+        lambda: document.set_value(("scenes", 1, "duration"), rnd.choice([1, 2, 3.5])),
+        lambda: document.set_text(document.text.replace('"duration": 1', '"duration": "x"')),
+        lambda: document.undo_stack.undo(),
+        lambda: panel.set_scale_mode(rnd.choice(["auto", "full", "1/2", "1/4"])),
+        player.toggle_play,
+        player.shuttle_forward,
+        player.shuttle_reverse,
+        lambda: player.step(rnd.choice([-1, 1])),
+        player.go_to_end,
+        player.set_loop_in,
+        player.set_loop_out,
+        lambda: player.set_loop_enabled(not player.loop_enabled),
+        lambda: panel.resize(rnd.randrange(300, 900), rnd.randrange(200, 700)),
+        lambda: player.seek_index(rnd.randrange(-5, 50)),
+    ]
+    for _ in range(150):
+        rnd.choice(moves)()
+        if rnd.random() < 0.3:
+            document.validate_now()
+        qtbot.wait(rnd.choice([0, 1, 5]))
+    player.pause()
+    document.validate_now()
+    document.playhead.seek(0.5)
+    _wait_index(qtbot, panel, 5)
+    assert not player.problems or all(p.path for p in player.problems)
