@@ -398,6 +398,7 @@ class Player(QObject):
         self._frame_count = 1
         self.image: QImage | None = None  # the last frame shown, as the source made it
         self.display_image: QImage | None = None  # the same, fitted to the canvas
+        self.visible = True
         self.shown_index = -1
         self.shown_serial = 0  # increases with every frame delivered for painting
         self.scale_mode = "auto"
@@ -749,8 +750,16 @@ class Player(QObject):
 
     # ---- frames ----------------------------------------------------------------------------
 
+    def set_visible(self, visible: bool) -> None:
+        """Whether any canvas shows the frames: a hidden preview keeps time (and sound) but
+        renders nothing; shown again, it catches up with the current frame."""
+        if visible != self.visible:
+            self.visible = visible
+            if visible:
+                self._show(self.current_index, force=True)
+
     def _show(self, index: int, force: bool = False) -> None:
-        if self.movie is None:
+        if self.movie is None or not self.visible:
             return
         key = (index, self.scale, QSize(self._target))
         if not force and key == self._requested:

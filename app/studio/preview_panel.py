@@ -643,6 +643,7 @@ class PreviewPanel(QWidget):
             view.closed.connect(self._full_screen_closed)
             self.full_screen_view = view
             self.canvas.active = False
+            self.player.set_visible(True)
             screen = self.screen()
             if screen is not None:
                 view.setGeometry(screen.geometry())
@@ -656,6 +657,7 @@ class PreviewPanel(QWidget):
     def _full_screen_closed(self) -> None:
         self.full_screen_view = None
         self.canvas.claim()
+        self.player.set_visible(self.isVisible())
         self.full_screen_action.blockSignals(True)
         self.full_screen_action.setChecked(False)
         self.full_screen_action.blockSignals(False)
@@ -738,6 +740,15 @@ class PreviewPanel(QWidget):
         }
         for act, name in names.items():
             act.setIcon(_icon(name, self))
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.player.set_visible(True)
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        if self.full_screen_view is None:  # a closed dock renders nothing
+            self.player.set_visible(False)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

@@ -580,3 +580,19 @@ def test_a_storm_of_edits_seeks_and_transport_keys_never_breaks_the_player(qtbot
     document.playhead.seek(0.5)
     _wait_index(qtbot, panel, 5)
     assert not player.problems or all(p.path for p in player.problems)
+
+
+def test_a_hidden_preview_keeps_time_but_renders_nothing(qtbot, make_panel):
+    clock = ManualClock()
+    panel, _document = make_panel(clock=clock)
+    _wait_index(qtbot, panel, 0)
+    panel.hide()
+    serial = panel.player.shown_serial
+    panel.player.play()
+    clock.now += 1.2
+    qtbot.waitUntil(lambda: panel.player.current_index == 12)
+    qtbot.wait(50)
+    assert panel.player.shown_serial == serial  # no frame rendered for a closed dock
+    panel.player.pause()
+    panel.show()
+    _wait_index(qtbot, panel, 12)
