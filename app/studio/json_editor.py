@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import qtawesome
-from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPoint, QRect, QSize, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -38,6 +38,8 @@ from PySide6.QtGui import (
     QTextFormat,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCompleter,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -96,6 +98,46 @@ class Mark:
 
     cursor: QTextCursor
     problem: Problem
+
+
+@dataclass
+class Completion:
+    """Keys that may be typed at a place: replacing Qt positions `start`..`end` (the partial
+    key with its quotes) by a key's snippet (`"key": value`)."""
+
+    keys: list[str]
+    prefix: str
+    start: int
+    end: int
+    values: dict[str, str]
+    #: the key is followed by its colon already (renaming a key): insert the key alone
+    key_only: bool = False
+    #: another member follows: the new one needs a comma after its value
+    comma: bool = False
+
+    def snippet(self, key: str) -> tuple[str, int]:
+        """The text to insert and where the caret goes in it (inside a string value)."""
+        if self.key_only:
+            text = json.dumps(key)
+            return text, len(text)
+        value = self.values.get(key, "null")
+        text = f"{json.dumps(key)}: {value}"
+        caret = len(text) - 1 if value.startswith('"') and value.endswith('"') else len(text)
+        return text + ("," if self.comma else ""), caret
+
+
+def value_template(spec: FieldSpec) -> str:
+    """A starting value for a new key: its default, else its first choice, else an empty one
+    of its type."""
+    if spec.default is not MISSING:
+        return json_text(spec.default)
+    if spec.enum:
+        return json_text(spec.enum[0])
+    kind = spec.types[0] if spec.types else "null"
+    if kind in ("number", "integer"):
+        low = spec.minimum if spec.minimum is not None else 0
+        return _number(low + (1 if spec.exclusive_minimum else 0))
+    return {"string": '""', "boolean": "false", "object": "{}", "array": "[]"}.get(kind, "null")
 
 
 def matching_bracket(text: str, offset: int) -> int | None:
@@ -193,6 +235,15 @@ class JsonTextEdit(QPlainTextEdit):
         self.marks: list[Mark] = []
         #: what a hovered key means (the schema's words), given a Qt position; "" for nothing
         self.describe_key: Callable[[int], str] | None = None
+        #: the keys that may be typed at a Qt position (see `ScriptEditorPanel.completion_at`)
+        self.complete_key: Callable[[int], Completion | None] | None = None
+        self._completion: Completion | None = None
+        self.completer = QCompleter(self)
+        self.completer.setWidget(self)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setModel(QStringListModel(self.completer))
+        self.completer.activated.connect(self._complete_with)
         self._mark_selections: list[QTextEdit.ExtraSelection] | None = None
         self._icons: dict[tuple[str, str], QIcon] = {}
         self._line_markers: dict[int, str] | None = None
@@ -325,6 +376,75 @@ class JsonTextEdit(QPlainTextEdit):
         return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        popup = self._popup()
+        if popup.isVisible() and event.key() in (
+            Qt.Key.Key_Enter,
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Escape,
+            Qt.Key.Key_Tab,
+            Qt.Key.Key_Backtab,
+        ):
+            event.ignore()  # the completer's popup takes these
+            return
+        if (
+            event.key() == Qt.Key.Key_Space
+            and event.modifiers() == Qt.KeyboardModifier.ControlModifier
+        ):
+            self.show_completions()
+            return
+        self._handle_key(event)
+        if popup.isVisible():
+            self._refresh_completions()
+        elif event.text() == '"':
+            self.show_completions(only_if_key=True)
+
+    def _popup(self) -> QAbstractItemView:
+        popup = self.completer.popup()
+        assert popup is not None  # QCompleter always has one
+        return popup
+
+    def show_completions(self, only_if_key: bool = False) -> bool:
+        """Offer the keys the schema allows at the cursor (Ctrl+Space, or after an opening
+        quote where a key goes); False when the cursor is not where a key goes."""
+        completion = self.complete_key(self.textCursor().position()) if self.complete_key else None
+        self._completion = completion
+        if completion is None or not completion.keys:
+            self._popup().hide()
+            return False
+        model = self.completer.model()
+        assert isinstance(model, QStringListModel)
+        model.setStringList(completion.keys)
+        self.completer.setCompletionPrefix(completion.prefix)
+        if self.completer.completionCount() == 0:
+            self._popup().hide()
+            return False
+        rect = self.cursorRect()
+        popup = self._popup()
+        rect.setWidth(popup.sizeHintForColumn(0) + popup.verticalScrollBar().sizeHint().width() + 8)
+        self.completer.complete(rect)
+        popup.setCurrentIndex(self.completer.completionModel().index(0, 0))
+        return True
+
+    def _refresh_completions(self) -> None:
+        if not self.show_completions():
+            self._popup().hide()
+
+    def _complete_with(self, key: str) -> None:
+        completion = self._completion
+        if completion is None:
+            return
+        text, caret = completion.snippet(key)
+        cursor = self.textCursor()
+        cursor.beginEditBlock()
+        cursor.setPosition(completion.start)
+        cursor.setPosition(completion.end, QTextCursor.MoveMode.KeepAnchor)
+        cursor.insertText(text)
+        cursor.endEditBlock()
+        cursor.setPosition(completion.start + caret)
+        self.setTextCursor(cursor)
+        self._completion = None
+
+    def _handle_key(self, event: QKeyEvent) -> None:
         if event.matches(QKeySequence.StandardKey.Undo):
             self.undo_requested.emit()
             return
@@ -674,6 +794,35 @@ def _inside_string(line: str, column: int) -> bool:
     return inside
 
 
+def _string_start(line: str, column: int) -> int:
+    """The index of the quote opening the string that `column` is inside."""
+    start = -1
+    escaped = False
+    for index, char in enumerate(line[:column]):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = start >= 0
+        elif char == '"':
+            start = index if start < 0 else -1
+    return start
+
+
+def _enclosing_opener(text: str, offset: int) -> int | None:
+    """The offset of the innermost `{` or `[` still open at `offset` (within reach)."""
+    begin = text.rfind("\n", 0, max(0, offset - BRACKET_REACH)) + 1
+    stack: list[int] = []
+    for match in _BRACKETS.finditer(text, begin, offset):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        if token in "{[":
+            stack.append(match.start())
+        elif stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
 def _is_duplicate(event: QKeyEvent) -> bool:
     return event.key() == Qt.Key.Key_D and event.modifiers() == Qt.KeyboardModifier.ControlModifier
 
@@ -912,6 +1061,8 @@ class ScriptEditorPanel(QWidget):
         self.find_bar.closed.connect(lambda: self.editor.setFocus())
 
         self.editor.describe_key = self.key_help
+        self.editor.complete_key = self.completion_at
+        self._last_good: tuple[str, SourceMap] | None = None
         self._specs: dict[tuple[int, str, Any], list[FieldSpec]] = {}
         self.editor.document().contentsChange.connect(self._edited)
         self.editor.textChanged.connect(self._typed)
@@ -1046,6 +1197,9 @@ class ScriptEditorPanel(QWidget):
         if validation.revision != self.document.revision or validation.report.text != self._shown:
             return
         self._validation = validation
+        source = validation.report.source_map
+        if source is not None:
+            self._last_good = (validation.report.text, source)
         document = self.editor.document()
         last = max(0, document.characterCount() - 1)
         marks = []
@@ -1193,34 +1347,108 @@ class ScriptEditorPanel(QWidget):
         return "" if spec is None else field_help(spec)
 
     def _field_spec(self, path: Path) -> FieldSpec | None:
-        key, parent = path[-1], path[:-1]
+        key = path[-1]
         if not isinstance(key, str):
             return None
-        element_type: Any = None
-        child_of = None
-        if parent == ():
-            kind = "movie"
-        elif len(parent) == 2 and parent[0] == "scenes":
-            kind = "scene"
-        elif len(parent) == 3 and parent[0] == "scenes" and parent[2] == "transition":
-            kind, child_of = "scene", "transition"
-        elif len(parent) == 4 and parent[0] == "scenes" and parent[2] == "elements":
-            kind, element_type = "element", self.document.value((*parent, "type"))
+        return next((spec for spec in self._object_specs(path[:-1]) if spec.key == key), None)
+
+    # ---- completing keys -------------------------------------------------------------------
+
+    def completion_at(self, position: int) -> Completion | None:
+        """The keys the schema allows where the cursor is, if a key goes there: in an object
+        of the movie, a scene, an element or a transition, after `{` or `,`, either before
+        any quote or inside the key being typed (with nothing after the cursor in it)."""
+        text = self._shown
+        if text != self.document.text:
+            return None
+        offset = self._map.to_python(position)
+        line_start = text.rfind("\n", 0, offset) + 1
+        line = text[line_start : text.find("\n", offset) if "\n" in text[offset:] else len(text)]
+        column = offset - line_start
+        after_key = line[column:]
+        if _inside_string(line, column):
+            quote = line_start + _string_start(line, column)
+            prefix = text[quote + 1 : offset]
+            rest = after_key.split('"', 1)
+            if rest[0]:
+                return None  # in the middle of a word: no completion
+            end, tail = offset, ""
+            if after_key.startswith('"') and after_key[1:].lstrip()[:1] in ("", ":", ",", "}"):
+                # the quote closing this key (else it opens the next member's key)
+                end, tail = offset + 1, after_key[1:].lstrip()
+        else:
+            quote, prefix, end, tail = offset, "", offset, after_key.lstrip()
+        before = text[:quote].rstrip()
+        if not before or before[-1] not in "{,":
+            return None
+        opener = _enclosing_opener(text, quote)
+        if opener is None or text[opener] != "{":
+            return None
+        path = self._path_of_object(opener)
+        if path is None:
+            return None
+        specs = self._object_specs(path)
+        if not specs:
+            return None
+        present = self.document.value(path)
+        taken = set(present) if isinstance(present, dict) else set()
+        keys = [spec.key for spec in specs if spec.key not in taken or spec.key == prefix]
+        values = {spec.key: value_template(spec) for spec in specs}
+        to_qt = self._map.to_qt
+        key_only = tail.startswith(":")
+        following = text[end : end + 400].lstrip()
+        return Completion(
+            keys,
+            prefix,
+            to_qt(quote),
+            to_qt(end),
+            values,
+            key_only=key_only,
+            comma=not key_only and following.startswith('"'),
+        )
+
+    def _path_of_object(self, opener: int) -> Path | None:
+        """The path of the object whose `{` is at `opener`, from the current text when it is
+        JSON, else from the last text that was (when everything up to there is unchanged)."""
+        text = self._shown
+        if self.document.parse_error is None:
+            source = self._source()
+            good_text = text
+        elif self._last_good is not None:
+            good_text, source = self._last_good
+            if good_text[: opener + 1] != text[: opener + 1]:
+                return None
         else:
             return None
+        if source is None:
+            return None
+        path = source.path_at(opener)
+        span = source.span(path) if path else source.span(())
+        if span is None or span.value_start != opener:
+            return None
+        del good_text
+        return path
+
+    def _object_specs(self, path: Path) -> list[FieldSpec]:
+        if path == ():
+            return self._specs_of("movie", None)
+        if len(path) == 2 and path[0] == "scenes" and isinstance(path[1], int):
+            return self._specs_of("scene", None)
+        if len(path) == 3 and path[0] == "scenes" and path[2] == "transition":
+            holder = next((s for s in self._specs_of("scene", None) if s.key == "transition"), None)
+            return list(holder.children) if holder is not None else []
+        if len(path) == 4 and path[0] == "scenes" and path[2] == "elements":
+            kind = self.document.value((*path, "type"))
+            return self._specs_of("element", kind if isinstance(kind, str) else None)
+        return []
+
+    def _specs_of(self, kind: str, element_type: str | None) -> list[FieldSpec]:
         schema = self.document.schema
-        cache_key = (
-            id(schema.document),
-            kind,
-            element_type if isinstance(element_type, str) else None,
-        )
+        cache_key = (id(schema.document), kind, element_type)
         specs = self._specs.get(cache_key)
         if specs is None:
-            specs = self._specs[cache_key] = field_specs(schema.document, kind, cache_key[2])
-        if child_of is not None:
-            holder = next((spec for spec in specs if spec.key == child_of), None)
-            specs = list(holder.children) if holder is not None else []
-        return next((spec for spec in specs if spec.key == key), None)
+            specs = self._specs[cache_key] = field_specs(schema.document, kind, element_type)
+        return specs
 
     # ---- find and go to line ------------------------------------------------------------------
 

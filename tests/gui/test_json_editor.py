@@ -605,3 +605,68 @@ def test_context_menu_offers_the_documents_undo_and_the_editor_actions(panel, do
     panel._context_menu(QPoint(10, 10))
     assert seen[0] == "Undo Change width"
     assert {"Find in Script…", "Go to Line…", "Format JSON", "Next Problem"} <= set(seen)
+
+
+def _popup_keys(panel: ScriptEditorPanel) -> list[str]:
+    model = panel.editor.completer.completionModel()
+    return [model.index(row, 0).data() for row in range(model.rowCount())]
+
+
+def test_an_opening_quote_where_a_key_goes_offers_the_schemas_keys(panel, doc, qtbot):
+    editor = panel.editor
+    scene = doc.text.index('"name": "S0"')
+    _put_cursor(panel, scene)  # at the start of the scene's first member
+    editor.setFocus()
+    QTest.keyClicks(editor, '"')
+    popup = editor.completer.popup()
+    assert popup.isVisible()
+    keys = _popup_keys(panel)
+    assert "background" in keys and "transition" in keys
+    assert "name" not in keys and "duration" not in keys  # already there
+    QTest.keyClicks(editor, "back")
+    assert _popup_keys(panel) == ["background"]
+    QTest.keyClick(popup, Qt.Key.Key_Return)
+    assert not popup.isVisible()
+    assert doc.parse_error is None, doc.text  # the comma before the next member is there
+    assert "background" in doc.data["scenes"][0]
+    assert doc.undo_stack.undoText() == "Edit JSON"
+
+
+def test_ctrl_space_offers_the_keys_of_that_element_type_even_while_the_text_is_broken(
+    panel, doc, qtbot
+):
+    editor = panel.editor
+    doc.validate_now()
+    element_end = doc.text.index('"text": "hello 1"') + len('"text": "hello 1"')
+    _put_cursor(panel, element_end)
+    editor.setFocus()
+    QTest.keyClicks(editor, ", ")  # not JSON any more
+    assert doc.parse_error is not None
+    QTest.keyClick(editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
+    keys = _popup_keys(panel)
+    assert "font_size" in keys and "text" not in keys and "volume" not in keys
+    QTest.keyClicks(editor, '"font_s')
+    QTest.keyClick(editor.completer.popup(), Qt.Key.Key_Return)
+    assert doc.parse_error is None, doc.text
+    assert doc.data["scenes"][1]["elements"][0]["font_size"] == 48
+
+
+def test_no_completion_where_no_key_goes(panel, doc):
+    editor = panel.editor
+    _put_cursor(panel, doc.text.index('"hello 0"') + 3)  # inside a value
+    assert not editor.show_completions()
+    _put_cursor(panel, doc.text.index("[") + 1)  # inside the scenes list
+    assert not editor.show_completions()
+    assert not editor.completer.popup().isVisible()
+
+
+def test_completing_on_a_new_line_gives_a_valid_member(panel, doc):
+    editor = panel.editor
+    _put_cursor(panel, doc.text.index('{\n      "name": "S1"') + 1)
+    editor.setFocus()
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    QTest.keyClicks(editor, '"trans')
+    QTest.keyClick(editor.completer.popup(), Qt.Key.Key_Return)
+    assert doc.parse_error is None, doc.text
+    assert doc.data["scenes"][1]["transition"] == {}
+    assert doc.data["scenes"][1]["name"] == "S1"
