@@ -1363,7 +1363,8 @@ class ScriptEditorPanel(QWidget):
             return None
         offset = self._map.to_python(position)
         line_start = text.rfind("\n", 0, offset) + 1
-        line = text[line_start : text.find("\n", offset) if "\n" in text[offset:] else len(text)]
+        line_end = text.find("\n", offset)
+        line = text[line_start : len(text) if line_end < 0 else line_end]
         column = offset - line_start
         after_key = line[column:]
         if _inside_string(line, column):
@@ -1378,8 +1379,10 @@ class ScriptEditorPanel(QWidget):
                 end, tail = offset + 1, after_key[1:].lstrip()
         else:
             quote, prefix, end, tail = offset, "", offset, after_key.lstrip()
-        before = text[:quote].rstrip()
-        if not before or before[-1] not in "{,":
+        before = quote - 1
+        while before >= 0 and text[before] in " \t\r\n":
+            before -= 1
+        if before < 0 or text[before] not in "{,":
             return None
         opener = _enclosing_opener(text, quote)
         if opener is None or text[opener] != "{":
