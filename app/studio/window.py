@@ -250,6 +250,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self.settings = settings or studio_settings()
+        self._owns_document = document is None
         self.document = document or ScriptDocument(parent=self)
         self.recent = RecentFiles(self.settings)
         self.recovery = recovery or RecoveryStore()
@@ -1106,6 +1107,9 @@ class MainWindow(QMainWindow):
         self.autosaver.close(keep=self._keep_recovery)
         if self._media_generator is not None:
             self._media_generator.stop()
+        self._tasks.shutdown()
+        if self._owns_document:
+            self.document.close()  # its validation worker stops with the window
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
