@@ -282,10 +282,18 @@ class MainWindow(QMainWindow):
 
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
+        #: Panels that failed to build: the studio opens without them (the reason is logged).
+        self.failed_panels: dict[str, str] = {}
+        self.dock_titles = {spec.key: spec.title for spec in panels}
+        self._pending_boxes: list[tuple[str, str, str]] = []
         for spec in panels:
-            panel_class = load_panel_class(spec)
-            if panel_class is not None:
-                self._add_dock(spec, panel_class(self.document))
+            try:
+                panel_class = load_panel_class(spec)
+                if panel_class is not None:
+                    self._add_dock(spec, panel_class(self.document))
+            except Exception as exc:  # one broken panel must not keep the studio closed
+                log.exception("the %s panel could not be built", spec.title)
+                self.failed_panels[spec.key] = f"{type(exc).__name__}: {exc}"
 
         self._build_actions()
         self._build_menus()
@@ -456,9 +464,19 @@ class MainWindow(QMainWindow):
         first = not getattr(self, "_shown_once", False)
         self._shown_once = True
         super().showEvent(event)
+        if first and self._pending_boxes:
+            QTimer.singleShot(0, self._show_pending_boxes)
+        if first and self.failed_panels:
+            names = ", ".join(self.dock_titles.get(key, key) for key in self.failed_panels)
+            self.show_message(f"Could not open: {names} (details in the log)", 0)
         if first and self.settings.value("window/state") is None:
             # The default sizes depend on the real window size, known only now.
             QTimer.singleShot(0, self._resize_for_first_show)
+
+    def _show_pending_boxes(self) -> None:
+        pending, self._pending_boxes = self._pending_boxes, []
+        for title, text, informative in pending:
+            self.error_box(title, text, informative)
 
     def _resize_for_first_show(self) -> None:
         self._size_default_docks()
@@ -805,6 +823,10 @@ class MainWindow(QMainWindow):
         return choice == QMessageBox.StandardButton.Discard
 
     def error_box(self, title: str, text: str, informative: str = "") -> None:
+        """A warning the user must read; before the window is shown it waits for the show."""
+        if not self.isVisible():
+            self._pending_boxes.append((title, text, informative))
+            return
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
         box.setWindowTitle(title)

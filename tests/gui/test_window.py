@@ -480,3 +480,30 @@ def test_a_port_held_by_another_program_leaves_the_studio_without_service(tmp_pa
         assert service.thread is None
     finally:
         holder.close()
+
+
+def test_a_panel_that_fails_to_build_leaves_the_studio_open_without_it(qtbot, tmp_path) -> None:
+    from app.studio.window import PanelSpec
+
+    # QLabel(document) raises TypeError: a stand-in for a panel whose constructor fails.
+    broken = PanelSpec("broken", "Broken", "PySide6.QtWidgets", "QLabel", "mdi6.bug", "Alt+9")
+    win = make_window(tmp_path, panels=(broken,))
+    win.show()
+    assert "broken" not in win.docks
+    assert "TypeError" in win.failed_panels["broken"]
+    assert win.statusBar().currentMessage() == "Could not open: Broken (details in the log)"
+    close_quietly(win)
+
+
+def test_a_warning_while_opening_before_the_window_shows_waits_for_it(qtbot, tmp_path) -> None:
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"scenes": [{"name": "Caf\xe9", "duration": 2}]}')
+    win = make_window(tmp_path)
+    assert win.load_path(latin)  # not shown yet: no dialog blocks start-up
+    seen: list[str] = []
+    answer_next_dialog(Button.Ok, seen)
+    win.show()
+    qtbot.waitUntil(lambda: bool(seen))
+    assert "not UTF-8" in seen[0]
+    assert win.document.data["scenes"][0]["name"] == "Caf\ufffd"
+    close_quietly(win)
