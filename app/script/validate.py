@@ -26,7 +26,7 @@ import jsonschema_rs
 
 from app.script import lint as lint_module
 from app.script.jsonpath import Path
-from app.script.jsontext import ParseError, parse
+from app.script.jsontext import Parsed, ParseError, parse
 from app.script.lint import LintOptions
 from app.script.problems import (
     DUPLICATE_KEY,
@@ -308,9 +308,15 @@ def validate_text(
     schema: Schema | None = None,
     variables: Mapping[str, Any] | None = None,
     lint_options: LintOptions | None = None,
+    parsed: Parsed | None = None,
 ) -> Report:
-    """Parse and check a JSON text; never raises. See the module docstring."""
-    parsed = parse(text)
+    """Parse and check a JSON text; never raises. See the module docstring.
+
+    `parsed`: `jsontext.parse(text)` when the caller already has it (the studio parses every
+    keystroke for its views); it must be the parse of exactly this text. Validation only reads
+    it."""
+    if parsed is None:
+        parsed = parse(text)
     if parsed.error is not None:
         problem = Problem((), parsed.error.message, code=INVALID_JSON)
         return Report(text=text, problems=[problem], parse_error=parsed.error)

@@ -43,6 +43,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.render.text import measure_text as render_measure_text
 from app.script.jsonpath import Path, format_path, get_at
+from app.script.jsontext import Parsed, parse
 from app.script.lint import LintOptions
 from app.script.model import Movie
 from app.script.problems import Problem
@@ -106,27 +107,36 @@ class Change:
 
 
 def _apply(data: Any, path: Path, value: Any, insert: bool) -> Any:
-    """Apply one change in place; returns the root (a new one when `path` is the root)."""
+    """Apply one change and return the new root, copying only the containers along `path`.
+
+    Copy-on-write keeps every earlier root intact: a validation running on a worker reads the
+    data it was given while the next edit lands, and unchanged scenes stay the same objects."""
     if not path:
         return value
-    parent = get_at(data, path[:-1])
-    key = path[-1]
-    if isinstance(parent, list):
+    key = path[0]
+    if isinstance(data, list):
+        if not isinstance(key, int):
+            raise KeyError(f"{key!r} is not a list index")
+        copied: Any = list(data)
+    elif isinstance(data, dict):
+        copied = dict(data)
+    else:
+        raise KeyError(f"{key!r}: the value there is not an object or a list")
+    if len(path) > 1:
+        copied[key] = _apply(copied[key], path[1:], value, insert)
+    elif isinstance(copied, list):
         assert isinstance(key, int)
         if value is MISSING:
-            parent.pop(key)
+            copied.pop(key)
         elif insert:
-            parent.insert(key, value)
+            copied.insert(key, value)
         else:
-            parent[key] = value
-    elif isinstance(parent, dict):
-        if value is MISSING:
-            parent.pop(key, None)
-        else:
-            parent[key] = value
+            copied[key] = value
+    elif value is MISSING:
+        copied.pop(key, None)
     else:
-        raise KeyError(f"{format_path(path[:-1]) or 'the document'} is not an object or a list")
-    return data
+        copied[key] = value
+    return copied
 
 
 @dataclass
@@ -169,8 +179,11 @@ def _validate(
     schema: Schema,
     variables: Mapping[str, Any] | None,
     lint_options: LintOptions | None,
+    parsed: Parsed | None = None,
 ) -> Validation:
-    report = validate_text(text, schema=schema, variables=variables, lint_options=lint_options)
+    report = validate_text(
+        text, schema=schema, variables=variables, lint_options=lint_options, parsed=parsed
+    )
     movie = None
     if report.ok and report.resolved is not None:
         try:
@@ -358,6 +371,7 @@ class ScriptDocument(QObject):
         self._text = ""
         self._data: Any = {}
         self._parse_error: Any = None
+        self._parsed: Parsed | None = None
         self._variables: dict[str, Any] = {}
         self._selection: tuple[Path | None, Path | None] = (None, None)
         self._revision = 0
@@ -530,6 +544,8 @@ class ScriptDocument(QObject):
     def _after_data_edit(self, paths: tuple[Path, ...], text: str, origin: str) -> None:
         self._text = text
         self._parse_error = None
+        # The canonical text of our own data: no need to parse it again to validate it.
+        self._parsed = Parsed(data=self._data)
         if origin == "undo":
             # The text before this command may have been invalid or hand-formatted: re-parse it
             # so data and parse error match that text exactly.
@@ -548,9 +564,8 @@ class ScriptDocument(QObject):
                 self.data_changed.emit(paths)
 
     def _reparse(self, text: str) -> bool:
-        from app.script.jsontext import parse
-
         parsed = parse(text)
+        self._parsed = parsed
         if parsed.error is not None:
             self._parse_error = parsed.error
             return False
@@ -584,6 +599,7 @@ class ScriptDocument(QObject):
             self._schema or active_schema(),
             self._variables or None,
             self._lint_options(),
+            self._parsed,
         )
         if len(self._text) < LARGE_TEXT:
             self._finish_validation(_validate(*args), None)
@@ -610,6 +626,7 @@ class ScriptDocument(QObject):
             self._schema or active_schema(),
             self._variables or None,
             self._lint_options(),
+            self._parsed,
         )
         self._land(result)
         return result

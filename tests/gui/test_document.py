@@ -199,3 +199,28 @@ def test_playhead_clamps_and_signals(doc, qtbot):
     assert got.args == [0.0] and doc.playhead.time == 0.0
     with qtbot.assertNotEmitted(doc.playhead.time_changed):
         doc.playhead.seek(0)
+
+
+def test_edits_copy_on_write_so_an_earlier_root_stays_intact(doc):
+    """A validation running on a worker keeps reading the data it was given."""
+    before = doc.data
+    first_scene = before["scenes"][0]
+    snapshot = json.loads(json.dumps(before))
+    doc.set_value(("scenes", 1, "elements", 0, "text"), "changed")
+    doc.insert(("scenes", 2), {"duration": 1}, "Add scene")
+    doc.remove(("scenes", 0, "elements", 0), "Delete element")
+    assert before == snapshot  # the old root was never mutated
+    assert doc.data is not before
+    doc.undo_stack.undo()
+    assert doc.data["scenes"][0]["elements"] == first_scene["elements"]
+    assert doc.data["scenes"][1]["elements"][0]["text"] == "changed"
+
+
+def test_validation_reuses_the_documents_parse_and_matches_a_fresh_one(doc):
+    from app.script.validate import validate_text
+
+    doc.set_text(doc.text.replace('"hello 1"', '"hello 1", "font_size": "big"'))
+    validation = doc.validate_now()
+    fresh = validate_text(doc.text)
+    assert [p.as_dict() for p in validation.problems] == [p.as_dict() for p, _ in fresh.located()]
+    assert validation.problems
