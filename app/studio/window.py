@@ -20,6 +20,7 @@ import qtawesome
 from PySide6.QtCore import (
     QByteArray,
     QEvent,
+    QFileSystemWatcher,
     QObject,
     QSettings,
     QStandardPaths,
@@ -303,6 +304,14 @@ class MainWindow(QMainWindow):
         self._restore_layout()
 
         self.document.file_changed.connect(self._update_title)
+        # Another program changing the open file: reload it as an undoable step.
+        self._disk_text: str | None = None
+        self._disk_check = QTimer(self)
+        self._disk_check.setSingleShot(True)
+        self._disk_check.setInterval(250)  # editors write in several steps
+        self._disk_check.timeout.connect(self._check_disk)
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.fileChanged.connect(lambda _path: self._disk_check.start())
         self.document.validated.connect(self._update_problem_count)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._update_title()
@@ -840,6 +849,7 @@ class MainWindow(QMainWindow):
             return False
         self._untitled_name = None
         self.document.load(dumps(blank_script()), None)
+        self._watch(None, None)
         self.document.set_variables({})
         self.show_message("New movie script")
         return True
@@ -858,6 +868,7 @@ class MainWindow(QMainWindow):
             return False
         self._untitled_name = f"{_title_of(script)} (example)"
         self.document.load(text, None)
+        self._watch(None, None)
         self.document.set_variables(variables)
         if prepare_media:
             self.ensure_sample_media(media)
@@ -914,12 +925,14 @@ class MainWindow(QMainWindow):
             if create_missing and not path.exists() and path.parent.is_dir():
                 self._untitled_name = None
                 self.document.load(dumps(blank_script()), path)
+                self._watch(None, None)
                 self.show_message(f"{path.name} does not exist yet: Save creates it.", 0)
                 return True
             self.error_box("Cannot open the file", str(exc))
             return False
         self._untitled_name = None
         self.document.load(opened.text, path)
+        self._watch(path, opened.text)
         self.document.set_variables({})
         self.recent.add(path)
         if opened.warning:
@@ -972,9 +985,52 @@ class MainWindow(QMainWindow):
             return False
         self._untitled_name = None
         self.document.mark_saved(path)
+        self._watch(path, self.document.text)
         self.recent.add(path)
         self.show_message(f"Saved {path}")
         return True
+
+    def _watch(self, path: Path | None, disk_text: str | None) -> None:
+        """Follow `path` for changes by other programs; `disk_text` is what it holds now."""
+        self._disk_text = disk_text
+        watched = self._watcher.files()
+        if watched:
+            self._watcher.removePaths(watched)
+        if path is not None and path.is_file():
+            self._watcher.addPath(str(path))
+
+    def _check_disk(self) -> None:
+        path = self.document.file_path
+        if path is None or self._closing_accepted:
+            return
+        if str(path) not in self._watcher.files() and path.is_file():
+            self._watcher.addPath(str(path))  # a replaced file (atomic save) is a new inode
+        try:
+            current = read_text(path).text
+        except FileError:
+            self.show_message(f"{path.name} was moved or deleted on disk; Save writes it again.", 0)
+            return
+        if current == self._disk_text:
+            return
+        self._disk_text = current
+        if self.document.is_modified:
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Question)
+            box.setWindowTitle(APP_TITLE)
+            box.setText(f"“{path.name}” was changed by another program.")
+            box.setInformativeText(
+                "Reload it? Your unsaved changes stay one Undo away. Keep Mine leaves this "
+                "window as it is (saving then replaces the other program's version)."
+            )
+            reload_button = box.addButton("Reload", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton("Keep Mine", QMessageBox.ButtonRole.RejectRole)
+            box.setDefaultButton(reload_button)
+            box.exec()
+            if box.clickedButton() is not reload_button:
+                return
+        self.document.set_text(current, "Reload from disk")
+        self.document.mark_saved(path)
+        self.show_message(f"Reloaded {path.name}: it was changed on disk (Undo goes back)", 0)
 
     def _dialog_folder(self) -> Path:
         path = self.document.file_path
@@ -1017,6 +1073,7 @@ class MainWindow(QMainWindow):
                 base = ""  # the original is gone: Undo shows an empty file, Save recreates it
         self._untitled_name = None if original else f"{copy.display_name} (recovered)"
         self.document.load(base, original)
+        self._watch(original, base if original is not None and original.exists() else None)
         self.document.set_text(text, "Restore unsaved edits")
         try:
             self.autosaver.write_now()  # our own copy first, then the old one can go

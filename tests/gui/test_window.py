@@ -507,3 +507,56 @@ def test_a_warning_while_opening_before_the_window_shows_waits_for_it(qtbot, tmp
     assert "not UTF-8" in seen[0]
     assert win.document.data["scenes"][0]["name"] == "Caf\ufffd"
     close_quietly(win)
+
+
+# ----------------------------------------------------------------------------- changes on disk
+
+
+def test_a_file_changed_by_another_program_reloads_as_an_undoable_step(qtbot, window, tmp_path):
+    path = write(tmp_path / "watched.json", _script("Before"))
+    window.open_path(path)
+    before = window.document.text
+    write(path, _script("Changed elsewhere"))
+    qtbot.waitUntil(lambda: "Changed elsewhere" in window.document.text, timeout=5000)
+    assert not window.document.is_modified
+    assert "Reloaded watched.json" in window.statusBar().currentMessage()
+    window.document.undo_stack.undo()
+    assert window.document.text == before
+
+
+def test_our_own_save_is_not_taken_for_a_change_on_disk(qtbot, window, tmp_path) -> None:
+    path = write(tmp_path / "mine.json", _script())
+    window.open_path(path)
+    window.document.set_value(("scenes", 0, "name"), "Saved by us")
+    assert window.save()
+    qtbot.wait(600)
+    assert window.document.undo_stack.undoText() != "Reload from disk"
+    write(path, _script("Then changed elsewhere"))  # and the watch survived the rename
+    qtbot.waitUntil(lambda: "Then changed elsewhere" in window.document.text, timeout=5000)
+
+
+def test_a_change_on_disk_while_modified_asks_and_keep_mine_keeps_the_edits(
+    qtbot, window, tmp_path
+):
+    path = write(tmp_path / "both.json", _script())
+    window.open_path(path)
+    window.document.set_value(("scenes", 0, "name"), "My unsaved edit")
+    mine = window.document.text
+    seen: list[str] = []
+    answer_next_dialog_with("Keep Mine", seen)
+    write(path, _script("Theirs"))
+    qtbot.waitUntil(lambda: bool(seen), timeout=5000)
+    assert "changed by another program" in seen[0]
+    assert window.document.text == mine and window.document.is_modified
+
+
+def answer_next_dialog_with(label: str, seen: list[str]) -> None:
+    def attempt(tries: int = 0) -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            seen.append(f"{box.text()}\n{box.informativeText()}")
+            next(b for b in box.buttons() if b.text() == label).click()
+        elif tries < 500:
+            QTimer.singleShot(10, lambda: attempt(tries + 1))
+
+    QTimer.singleShot(0, attempt)
