@@ -144,6 +144,15 @@ class LocalService:
             self.thread = None
 
 
+def _no_display() -> bool:
+    """On Linux without X11/Wayland and no explicit Qt platform, Qt would abort the process."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _import_service_modules() -> None:
     import importlib
 
@@ -207,6 +216,13 @@ def run_studio(
     from app.studio.tasks import TaskRunner
     from app.studio.window import MainWindow, apply_appearance, example_scripts
 
+    if _no_display():
+        print(
+            "reelsmith: the studio needs a display (DISPLAY or WAYLAND_DISPLAY is not set). "
+            "The command line works without one: reelsmith --help",
+            file=sys.stderr,
+        )
+        return 2
     try:
         log_path = setup_logging()
     except OSError as exc:  # an unwritable log folder must not stop the studio

@@ -560,3 +560,19 @@ def answer_next_dialog_with(label: str, seen: list[str]) -> None:
             QTimer.singleShot(10, lambda: attempt(tries + 1))
 
     QTimer.singleShot(0, attempt)
+
+
+def test_without_a_display_the_studio_explains_instead_of_aborting(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    env["REELSMITH_HOME"] = str(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "needs a display" in result.stderr
