@@ -14,7 +14,8 @@ Panels never talk to each other; they talk to the document and follow its signal
 - `variables_changed()`: the sample values of `{{variables}}` changed (preview, validation).
 - `movie_changed(movie)`: a new renderable `Movie` (the document after template substitution,
   when it has no errors); the preview and thumbnails draw `document.movie`, which stays on the
-  last good one while the script has errors.
+  last good one while the script has errors. `load` resets it to None (and says so) until the
+  newly opened text validates.
 
 `document.playhead` is the shared time cursor: the preview player moves it while playing, the
 timeline and the scrubber seek it; every view follows its `time_changed`.
@@ -512,6 +513,10 @@ class ScriptDocument(QObject):
         """Open a text as a new document state: clears the undo history and the modified flag."""
         self.undo_stack.clear()
         self._file_path = file_path
+        if self._movie is not None:
+            # The previous file's movie must not stand in for this one while it has errors.
+            self._movie = None
+            self.movie_changed.emit(None)
         self._set_text(text, "load")
         self.undo_stack.setClean()
         self.file_changed.emit()

@@ -799,7 +799,17 @@ class Player(QObject):
 
     # ---- the document ----------------------------------------------------------------------
 
-    def _movie_changed(self, movie: Movie) -> None:
+    def _movie_changed(self, movie: Movie | None) -> None:
+        if movie is None:
+            # A newly opened script that is not renderable yet: never go on showing the
+            # previous file's movie.
+            if self.playing:
+                self.pause()
+            self.movie = None
+            self._runtime_problems = ()
+            self.state_changed.emit()
+            self.frame_changed.emit()
+            return
         first = self.movie is None
         self.movie = movie
         self._duration = movie.total_duration

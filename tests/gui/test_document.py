@@ -224,3 +224,15 @@ def test_validation_reuses_the_documents_parse_and_matches_a_fresh_one(doc):
     fresh = validate_text(doc.text)
     assert [p.as_dict() for p in validation.problems] == [p.as_dict() for p, _ in fresh.located()]
     assert validation.problems
+
+
+def test_opening_a_script_with_errors_drops_the_previous_files_movie(doc, qtbot, tmp_path):
+    doc.validate_now()
+    assert doc.movie is not None
+    broken = _script(1)
+    broken["scenes"][0]["duration"] = "long"
+    with qtbot.waitSignal(doc.movie_changed) as got:
+        doc.load(dumps(broken), tmp_path / "broken.json")
+    assert got.args == [None]
+    doc.validate_now()
+    assert doc.movie is None

@@ -596,3 +596,20 @@ def test_a_hidden_preview_keeps_time_but_renders_nothing(qtbot, make_panel):
     panel.player.pause()
     panel.show()
     _wait_index(qtbot, panel, 12)
+
+
+def test_opening_a_broken_script_never_shows_the_previous_movie(qtbot, make_panel, media):
+    panel, document = make_panel()
+    _wait_index(qtbot, panel, 0)
+    panel.player.play()
+    broken = _script()
+    broken["scenes"][0]["duration"] = "long"
+    document.load(dumps(broken), media / "broken.json")
+    assert panel.player.movie is None and not panel.player.playing
+    qtbot.waitUntil(lambda: document.validation.revision == document.revision)
+    assert panel.player.movie is None
+    shot = panel.canvas.grab().toImage()
+    center = shot.pixelColor(shot.width() // 2, shot.height() // 3)
+    assert center.red() < 10 and center.green() < 10 and center.blue() < 10  # the black card
+    document.load(dumps(_script()), media / "movie.json")
+    qtbot.waitUntil(lambda: panel.player.movie is not None, timeout=5000)
