@@ -18,6 +18,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -209,10 +210,12 @@ class Autosaver(QObject):
         *,
         interval: float = 5.0,
         key: str = "doc",
+        display_name: Callable[[], str] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._document = document
+        self._display_name = display_name
         self._store = store
         self._key = key
         self._written_revision = -1
@@ -241,7 +244,8 @@ class Autosaver(QObject):
 
     def _snapshot(self) -> tuple[str, Path | None, str]:
         doc = self._document
-        return doc.text, doc.file_path, doc.display_name
+        name = self._display_name() if self._display_name else doc.display_name
+        return doc.text, doc.file_path, name
 
     def _tick(self) -> None:
         doc = self._document
@@ -340,7 +344,7 @@ class RecoveryDialog(QDialog):
         layout.addWidget(heading)
         layout.addWidget(self.list, 1)
         layout.addWidget(buttons)
-        self.resize(560, 300)
+        self.resize(560, 240)
         self._update_buttons()
 
     def _fill(self) -> None:

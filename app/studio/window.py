@@ -256,7 +256,13 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(self.settings)
         self.recovery = recovery or RecoveryStore()
         interval = autosave_interval or autosave_seconds(self.settings)
-        self.autosaver = Autosaver(self.document, self.recovery, interval=interval, parent=self)
+        self.autosaver = Autosaver(
+            self.document,
+            self.recovery,
+            interval=interval,
+            display_name=lambda: self.title_name,
+            parent=self,
+        )
         self.autosaver.status.connect(self.show_message)
         self._tasks = TaskRunner(max_workers=1, name="reelsmith-window", parent=self)
         self._untitled_name: str | None = None
@@ -1071,7 +1077,8 @@ class MainWindow(QMainWindow):
                 base = read_text(original).text
             except FileError:
                 base = ""  # the original is gone: Undo shows an empty file, Save recreates it
-        self._untitled_name = None if original else f"{copy.display_name} (recovered)"
+        name = copy.display_name.replace(" (example)", "").replace(" (recovered)", "")
+        self._untitled_name = None if original else f"{name} (recovered)"
         self.document.load(base, original)
         self._watch(original, base if original is not None and original.exists() else None)
         self.document.set_text(text, "Restore unsaved edits")

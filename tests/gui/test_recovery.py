@@ -267,3 +267,15 @@ def test_after_sigkill_the_next_start_offers_and_restores_the_lost_edit(tmp_path
     assert result["modified"] is True
     assert result["file"] == str(original)
     assert original.read_text() == saved
+
+
+def test_an_untitled_example_is_named_as_the_window_names_it(window: MainWindow, store) -> None:
+    from app.studio.window import example_scripts
+
+    slideshow = dict((p.stem, p) for _t, p in example_scripts())["slideshow"]
+    window.new_from_example(slideshow, prepare_media=False)
+    window.document.set_value(("scenes", 0, "name"), "Edited example")
+    window.autosaver.write_now()
+    meta = json.loads(next(store.folder.glob("*.meta.json")).read_text())
+    assert meta["display_name"] == "Slideshow (example)"
+    assert meta["original"] is None
