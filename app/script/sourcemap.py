@@ -244,8 +244,11 @@ class SourceMap:
                 opener_line = text.rfind("\n", 0, container.pos) + 1
                 outer = _INDENT.match(text, opener_line).group()  # type: ignore[union-attr]
                 closer = "}" if container.is_object else "]"
+                if line_start and not indent.strip(" \t"):
+                    container.line_starts = self._container_item_lines(items, first, indent, closer)
                 if (
-                    line_start
+                    not container.line_starts
+                    and line_start
                     and not indent.strip(" \t")
                     and indent.startswith(outer)
                     and indent != outer
@@ -290,6 +293,36 @@ class SourceMap:
         span._end = end
         container.by_key[index] = span
         return span
+
+    def _container_item_lines(
+        self, items: list[Any], first: int, indent: str, closer: str
+    ) -> list[int]:
+        """Item starts of an array whose items are all objects (or all arrays), or [].
+
+        The common case (the scenes list): a literal search for `newline, indent, opener` is
+        twice as fast as the general pattern. Trusted only if the N-th candidate is the last
+        item: it parses to the last parsed item and the container closes right after it."""
+        opener = self.text[first]
+        kind = dict if opener == "{" else list if opener == "[" else None
+        if kind is None or not all(type(item) is kind for item in items):
+            return []
+        text = self.text
+        needle = re.compile(re.escape("\n" + indent + opener))
+        starts = [first]
+        for match in needle.finditer(text, first):
+            if len(starts) == len(items):
+                break
+            starts.append(match.end() - 1)
+        if len(starts) != len(items):
+            return []
+        try:
+            value, end = _decoder.raw_decode(text, starts[-1])
+        except (ValueError, RecursionError):
+            return []
+        after = self._skip_ws(end)
+        if value != items[-1] or text[after : after + 1] != closer:
+            return []
+        return starts
 
     def _member_at(self, container: _Container, offset: int) -> tuple[str | int, Span] | None:
         members = container.members

@@ -72,3 +72,62 @@ def test_every_path_of_a_large_document_round_trips() -> None:
         assert span is not None
         assert json.loads(text[span.value_start : span.value_end]) == str(i)
         assert source.path_at(span.value_start + 1) == ("scenes", i, "elements", 0, "text")
+
+
+def _scenes_text(n: int) -> tuple[str, dict]:
+    data = {
+        "scenes": [
+            {"duration": i + 1, "elements": [{"type": "text", "text": f"t{i}"}]} for i in range(n)
+        ]
+    }
+    return json.dumps(data, indent=2), data
+
+
+def _assert_items_located(text: str) -> None:
+    data = json.loads(text)
+    source = SourceMap(text, data=data)
+    for i in (len(data["scenes"]) - 1, 40, 120, 0, 77):
+        span = source.span(("scenes", i, "elements", 0, "text"))
+        assert span is not None, i
+        assert (
+            json.loads(text[span.value_start : span.value_end])
+            == data["scenes"][i]["elements"][0]["text"]
+        )
+
+
+def test_deep_items_of_a_pretty_printed_array_are_found_by_their_line() -> None:
+    text, _ = _scenes_text(200)
+    _assert_items_located(text)
+
+
+def test_an_item_sharing_a_line_with_the_previous_one_is_still_found() -> None:
+    text, _ = _scenes_text(200)
+    joined = text.replace(
+        '\n    },\n    {\n      "duration": 101', '\n    }, {\n      "duration": 101'
+    )
+    assert joined != text and json.loads(joined)["scenes"][100]["duration"] == 101
+    text = joined
+    _assert_items_located(text)
+
+
+def test_a_nested_object_at_the_items_indentation_does_not_fool_the_jump() -> None:
+    text, _ = _scenes_text(200)
+    marker = '"duration": 60,'
+    nested = text.replace(
+        marker, marker + '\n    "extra": {"a": 1},\n    "more":\n    {"b": 2},', 1
+    )
+    assert json.loads(nested)["scenes"][59]["more"] == {"b": 2}
+    text = nested
+    _assert_items_located(text)
+
+
+def test_mixed_item_types_fall_back_to_the_general_search() -> None:
+    _, data = _scenes_text(200)
+    data["scenes"].insert(100, [1, 2])
+    data["scenes"].insert(150, "text")
+    text = json.dumps(data, indent=2)
+    source = SourceMap(text, data=data)
+    span = source.span(("scenes", 199, "elements", 0, "text"))
+    assert span is not None and text[span.value_start : span.value_end] == '"t197"'
+    span = source.span(("scenes", 150))
+    assert span is not None and text[span.value_start : span.value_end] == '"text"'
