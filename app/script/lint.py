@@ -222,6 +222,10 @@ def _text_box(
     return left, top, left + width, top + height
 
 
+_MEDIA_TYPES = ("image", "video", "audio")  # a tuple: `kind` may be any JSON value
+_REMOTE = ("https://", "http://")
+
+
 def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
     """Media and layout problems; see the module docstring."""
     options = options or LintOptions()
@@ -229,30 +233,38 @@ def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
     canvas_w = _num(data.get("width", 1920)) if isinstance(data, dict) else None
     canvas_h = _num(data.get("height", 1080)) if isinstance(data, dict) else None
     canvas_ok = bool(canvas_w and canvas_h and canvas_w > 0 and canvas_h > 0)
-    for i, j, element in iter_elements(data):
-        kind = element.get("type")
-        if kind == "text":
-            if not canvas_ok:
+    scenes = data.get("scenes") if isinstance(data, dict) else None
+    # Hot loop (every element on every keystroke): plain nested loops, no generator.
+    for i, scene in enumerate(scenes if type(scenes) is list else ()):
+        elements = scene.get("elements") if type(scene) is dict else None
+        if type(elements) is not list:
+            continue
+        for j, element in enumerate(elements):
+            if type(element) is not dict:
                 continue
-            assert canvas_w is not None and canvas_h is not None
-            box = _text_box(element, canvas_w, canvas_h, options)
-            if box is None:
-                continue
-            left, top, right, bottom = box
-            if left < -1 or top < -1 or right > canvas_w + 1 or bottom > canvas_h + 1:
-                problems.append(
-                    Problem(
-                        ("scenes", i, "elements", j),
-                        f"Text box leaves the {canvas_w:g}×{canvas_h:g} canvas (it spans "
-                        f"x {left:.0f}…{right:.0f}, y {top:.0f}…{bottom:.0f})",
-                        severity="warning",
-                        code=OFF_CANVAS,
+            kind = element.get("type")
+            if kind == "text":
+                if not canvas_ok:
+                    continue
+                assert canvas_w is not None and canvas_h is not None
+                box = _text_box(element, canvas_w, canvas_h, options)
+                if box is None:
+                    continue
+                left, top, right, bottom = box
+                if left < -1 or top < -1 or right > canvas_w + 1 or bottom > canvas_h + 1:
+                    problems.append(
+                        Problem(
+                            ("scenes", i, "elements", j),
+                            f"Text box leaves the {canvas_w:g}×{canvas_h:g} canvas (it spans "
+                            f"x {left:.0f}…{right:.0f}, y {top:.0f}…{bottom:.0f})",
+                            severity="warning",
+                            code=OFF_CANVAS,
+                        )
                     )
-                )
-        elif kind in ("image", "video", "audio"):
-            src = element.get("src")
-            if type(src) is str and src and not src.startswith(("https://", "http://")):
-                problem = _check_src(("scenes", i, "elements", j, "src"), src, options)
-                if problem:
-                    problems.append(problem)
+            elif kind in _MEDIA_TYPES:
+                src = element.get("src")
+                if type(src) is str and src and not src.startswith(_REMOTE):
+                    problem = _check_src(("scenes", i, "elements", j, "src"), src, options)
+                    if problem:
+                        problems.append(problem)
     return problems
