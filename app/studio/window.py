@@ -270,6 +270,7 @@ class MainWindow(QMainWindow):
         self._closing_accepted = False
         self._keep_recovery = False
         self._painted = False
+        self._closed = False
         self.sample_media_ready: bool | None = None
 
         self.setDockNestingEnabled(True)
@@ -1183,9 +1184,13 @@ class MainWindow(QMainWindow):
         self.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed:  # closed once already (the clean-up below runs once)
+            event.accept()
+            return
         if not self._closing_accepted and not self.maybe_save():
             event.ignore()
             return
+        self._closed = True
         self._closing_accepted = True
         self.document.file_changed.disconnect(self._update_title)
         self.document.undo_stack.cleanChanged.disconnect(self._update_title)

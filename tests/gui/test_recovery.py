@@ -37,9 +37,9 @@ def store(tmp_path: Path):
 def window(qtbot, tmp_path: Path, store: RecoveryStore):
     settings = QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings, recovery=store, autosave_interval=0.05, panels=())
-    qtbot.addWidget(win)
+    # Closing without the unsaved-changes question (pytest-qt closes added widgets itself).
+    qtbot.addWidget(win, before_close_func=lambda w: w.quit_without_asking())
     yield win
-    win.quit_without_asking()
 
 
 def _copies(folder: Path) -> list[Path]:
