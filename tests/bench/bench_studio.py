@@ -213,7 +213,8 @@ def measure_editing(home: Path) -> tuple[float, float, float]:
             return
         count[0] += 1
         at = time.perf_counter()
-        document.set_value(("scenes", 300 + k, "duration"), 4 + k % 3, merge=False)
+        # A value that differs from the current one (an equal value would be no edit at all).
+        document.set_value(("scenes", 300 + k, "elements", 0, "font_size"), 70 + k, merge=False)
         pending[document.revision] = at
 
     editing = QTimer()
