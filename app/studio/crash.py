@@ -143,13 +143,16 @@ class ErrorReporter(QObject):
         if getattr(self._reporting, "active", False):  # an error while reporting an error
             return
         self._reporting.active = True
+        details = ""
         try:
             details = format_details(exc_type, exc, tb, where)
             log.error("%s", details.rstrip())
             self.error.emit(_summary(exc_type, exc), details)
         except BaseException:  # the last line of defence must not raise
             with contextlib.suppress(BaseException):
-                sys.__stderr__.write(details if "details" in locals() else repr(exc))  # type: ignore[union-attr]
+                stream = sys.__stderr__
+                if stream is not None:
+                    stream.write(details or f"{exc_type.__name__}: {exc}\n")
         finally:
             self._reporting.active = False
 

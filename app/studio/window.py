@@ -444,10 +444,8 @@ class MainWindow(QMainWindow):
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray | bytes) and self.restoreGeometry(geometry):
-            pass
-        else:
-            self._default_geometry()
+        if not (isinstance(geometry, QByteArray | bytes) and self.restoreGeometry(geometry)):
+            self._default_geometry()  # first start, or a stored geometry Qt cannot use
         state = self.settings.value("window/state")
         if isinstance(state, QByteArray | bytes):
             try:
