@@ -275,6 +275,7 @@ def run_studio(
     preload = TaskRunner(max_workers=1, name="reelsmith-preload")
 
     def after_first_paint() -> None:
+        log.info("window shown: %s", window.windowTitle().replace("[*]", ""))
         if requested is not None and not requested.is_file():
             window.load_path(requested, create_missing=True)
         if recovery_problem:

@@ -576,3 +576,39 @@ def test_without_a_display_the_studio_explains_instead_of_aborting(tmp_path) -> 
     )
     assert result.returncode == 2
     assert "needs a display" in result.stderr
+
+
+@pytest.mark.slow
+def test_reelsmith_studio_file_opens_it_and_sigterm_quits_cleanly(tmp_path) -> None:
+    import os
+    import signal as signals
+    import subprocess
+    import sys
+    import time
+
+    script = write(tmp_path / "cli.json", _script("From the command line"))
+    home = tmp_path / "home"
+    env = {**os.environ, "REELSMITH_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    root = Path(__file__).resolve().parents[2]
+    studio = subprocess.Popen(
+        [sys.executable, "-m", "app", "studio", str(script)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log = home / "logs" / "studio.log"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if log.exists() and "window shown: cli.json — Reelsmith" in log.read_text():
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the studio did not show cli.json")
+        studio.send_signal(signals.SIGTERM)
+        assert studio.wait(60) == 0
+    finally:
+        if studio.poll() is None:
+            studio.kill()
+    assert "studio closed" in log.read_text()
