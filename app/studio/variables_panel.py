@@ -161,7 +161,13 @@ class VariablesPanel(QWidget):
     def refresh(self) -> None:
         """Look for variables again and update the list (rebuilt only when the names change)."""
         self._timer.stop()
-        self.used = find_variables(self.document.data)
+        text = self.document.text
+        # Every placeholder is in the text as `{{` (or with an escaped brace): skip the walk
+        # over every string of a large script when there is none (≈ 20–35 ms for 1 MB).
+        if "{{" in text or "\\u007b" in text or "\\u007B" in text:
+            self.used = find_variables(self.document.data)
+        else:
+            self.used = {}
         names = list(self.used)
         names += sorted(name for name in self.texts if name not in self.used)
         if names != self._names:

@@ -236,3 +236,13 @@ def test_opening_a_script_with_errors_drops_the_previous_files_movie(doc, qtbot,
     assert got.args == [None]
     doc.validate_now()
     assert doc.movie is None
+
+
+def test_canonical_text_is_two_space_json_in_key_order_even_for_huge_integers():
+    data = {"b": [1, {"x": []}, {}], "a": "é\u2028", "big": 2**70, "f": 0.5}
+    text = dumps(data)
+    assert text.endswith("}\n")
+    assert json.loads(text) == data
+    assert text == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    small = {"b": [1, {"x": []}, {}], "a": "é", "n": -(2**63)}
+    assert dumps(small) == json.dumps(small, indent=2, ensure_ascii=False) + "\n"

@@ -155,3 +155,16 @@ def test_clearing_a_value_makes_the_variable_missing_again(panel, doc):
     panel.set_sample("headline", "")
     assert "headline" not in doc.variables
     assert any(c == MISSING_VARIABLE and "headline" in m for c, m in codes(doc))
+
+
+def test_a_placeholder_written_with_escaped_braces_is_still_found(qtbot):
+    text = '{"scenes": [{"duration": 2, "elements": [{"type": "text", "text": "\\u007b{who}}"}]}]}'
+    document = ScriptDocument(text)
+    widget = VariablesPanel(document)
+    qtbot.addWidget(widget)
+    assert "{{" not in document.text
+    assert widget.names == ["who"]
+    document.set_text(text.replace("\\u007b{who}}", "plain"))
+    widget.refresh()
+    assert widget.names == []
+    document.close()
