@@ -1,7 +1,13 @@
 """The Timeline dock: scenes as blocks proportional to their duration, elements as bars inside.
 
-One custom-painted viewport (`TimelineView`, a QAbstractScrollArea) that paints only what is on
-screen, so a 1,000-scene movie scrolls and zooms as fast as a short one. Timing comes from
+One custom-painted viewport (`TimelineView`, a QAbstractScrollArea) whose painting costs what its
+pixels cost, not what the movie holds: scenes and bars wider than a few pixels are drawn in detail,
+narrower ones (1,000 scenes zoomed to fit) are rasterised into pixel columns with numpy and drawn
+as merged runs per lane, problems still coloured. The static picture (blocks, bars, labels, ruler)
+is cached in a QPixmap, redrawn whole when the size, scroll, zoom, palette or font change and only
+in the changed scenes' columns when data or validation change (an edit inside one scene redraws a
+few pixels; a new length redraws from that scene on); the selection, drag and drop guides and the
+playhead are drawn over it, so a playhead move repaints two thin strips. Timing comes from
 `app.script.timeline.Timeline`, fed with the document's data made safe for drawing (a scene whose
 duration is not a number still gets a block, flagged). Dragging a scene's right edge changes its
 duration; dragging an element moves its `start`, its edges trim it; the drag is previewed live
@@ -21,6 +27,7 @@ from html import escape
 from pathlib import Path as FilePath
 from typing import Any, cast
 
+import numpy as np
 import qtawesome
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -36,6 +43,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPalette,
     QPen,
+    QPixmap,
     QPolygonF,
     QWheelEvent,
 )
@@ -97,6 +105,21 @@ KIND_ICONS = {
     "audio": "mdi6.music-note",
 }
 PLAYHEAD_COLOUR = "#e8443a"
+
+#: A scene narrower than this (px) is drawn coarse: its header as pixel columns, no label,
+#: no transition wedge, its problems as a filled column instead of an outline.
+SCENE_DETAIL_PX = 24.0
+#: An element bar narrower than this (px) is drawn coarse: merged runs of pixel columns per
+#: lane in its kind's colour (or its problem's), no label, icon, outline or media hatching.
+ELEMENT_DETAIL_PX = 24.0
+#: Coarse scenes at least this wide still show their right edge as a separator line.
+SEPARATOR_PX = 3.0
+#: More changed scenes than this repaint the whole cached layer instead of each one's columns.
+MAX_PARTIAL = 64
+#: Coarse colour codes: kind id (1-5) + 8 × severity (0 none, 1 warning, 2 error).
+_KIND_IDS = {"text": 1, "image": 2, "video": 3, "audio": 4}
+_OTHER_KIND = 5
+_SEVERITY = {"warning": 1, "error": 2}
 
 
 def problem_colour(palette: QPalette, severity: str) -> QColor:
@@ -290,6 +313,136 @@ def _tooltip(title: str, problems: list[Problem]) -> str:
     return "<br>".join(lines)
 
 
+def _severity(problems: list[Problem]) -> int:
+    return _SEVERITY["error"] if any(p.is_error for p in problems) else _SEVERITY["warning"]
+
+
+@dataclass(slots=True)
+class _Flags:
+    """What validation paints: the severity of each flagged scene and element (by position)."""
+
+    scenes: dict[int, int] = field(default_factory=dict)
+    elements: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, problems: _Problems) -> _Flags:
+        return cls(
+            {i: _severity(found) for i, found in problems.scenes.items()},
+            {key: _severity(found) for key, found in problems.elements.items()},
+        )
+
+    def changed_scenes(self, other: _Flags) -> set[int]:
+        """The scenes whose painted flags (their own or an element's) differ in `other`."""
+        rows = {i for i in self.scenes.keys() | other.scenes.keys()
+                if self.scenes.get(i) != other.scenes.get(i)}  # fmt: skip
+        rows |= {key[0] for key in self.elements.keys() | other.elements.keys()
+                 if self.elements.get(key) != other.elements.get(key)}  # fmt: skip
+        return rows
+
+
+@dataclass(slots=True)
+class _Lane:
+    """Lane j of every scene that has an element j, as arrays for coarse drawing: the scene
+    (ascending), the bar's start and end inside that scene, and its kind id."""
+
+    scene: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    kind: np.ndarray
+
+
+def _element_row(element: _ElementTiming, scene_duration: float) -> tuple[float, float, int]:
+    """An element's (start, end) inside its scene as `Timeline.element_span` cuts it, and kind."""
+    end = scene_duration
+    if element.duration is not None:
+        end = min(element.start + element.duration, scene_duration)
+    return element.start, end, _KIND_IDS.get(element.kind, _OTHER_KIND)
+
+
+def _build_lanes(scenes: list[_SceneTiming]) -> list[_Lane]:
+    rows: list[list[tuple[int, float, float, int]]] = []
+    for i, scene in enumerate(scenes):
+        for j, element in enumerate(scene.elements):
+            if j == len(rows):
+                rows.append([])
+            rows[j].append((i, *_element_row(element, scene.duration)))
+    lanes = []
+    for lane in rows:
+        columns = list(zip(*lane, strict=True))
+        lanes.append(
+            _Lane(
+                np.array(columns[0], np.int64),
+                np.array(columns[1], np.float64),
+                np.array(columns[2], np.float64),
+                np.array(columns[3], np.int64),
+            )
+        )
+    return lanes
+
+
+def _patch_lanes(lanes: list[_Lane], index: int, scene: _SceneTiming) -> None:
+    """Update scene `index`'s entries in place (its element count must be unchanged)."""
+    for j, element in enumerate(scene.elements):
+        lane = lanes[j]
+        k = int(np.searchsorted(lane.scene, index))
+        lane.start[k], lane.end[k], lane.kind[k] = _element_row(element, scene.duration)
+
+
+def _runs(
+    c0: np.ndarray, c1: np.ndarray, value: np.ndarray, lo: int, hi: int
+) -> list[tuple[int, int, int]]:
+    """Rasterise column ranges [c0, c1) with codes `value` (> 0; the highest wins where they
+    overlap) into pixel columns lo..hi-1, and merge them: (first column, end column, code)
+    runs, at most one per column whatever the number of items."""
+    n = hi - lo
+    if n <= 0 or not len(c0):
+        return []
+    a = np.clip(c0, lo, hi) - lo
+    b = np.clip(c1, lo, hi) - lo
+    keep = b > a
+    a, b, value = a[keep], b[keep], value[keep]
+    if not len(a):
+        return []
+    lengths = b - a
+    columns = np.zeros(n, np.int64)
+    offsets = np.repeat(a - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    np.maximum.at(columns, offsets, np.repeat(value, lengths))
+    edges = np.flatnonzero(np.diff(columns)) + 1
+    starts = np.concatenate(([0], edges))
+    stops = np.concatenate((edges, [n]))
+    codes = columns[starts]
+    used = codes > 0
+    return list(
+        zip(
+            (starts[used] + lo).tolist(),
+            (stops[used] + lo).tolist(),
+            codes[used].tolist(),
+            strict=True,
+        )
+    )
+
+
+def _flag_array(flags: dict[Any, int], lane: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted scene indices and their severities, of scene flags (`lane` None) or of lane
+    `lane`'s element flags."""
+    if lane is None:
+        items = sorted(flags.items())
+    else:
+        items = sorted((key[0], sev) for key, sev in flags.items() if key[1] == lane)
+    if not items:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rows, severities = zip(*items, strict=True)
+    return np.array(rows, np.int64), np.array(severities, np.int64)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """values[keys == w] for each w in `wanted` (0 where absent); `keys` ascending."""
+    if not len(keys):
+        return np.zeros(len(wanted), np.int64)
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], 0)
+
+
 class TimelineView(QAbstractScrollArea):
     """The painted timeline; see the module docstring. `zoom_changed(pps)` after every zoom."""
 
@@ -319,6 +472,21 @@ class TimelineView(QAbstractScrollArea):
         self._starts: list[float] = []
         self._lanes = 0
         self._problems = _group_problems(document.validation)
+        self._flags = _Flags.of(self._problems)
+        # the flags as sorted arrays for coarse drawing: scenes, then per lane (built lazily)
+        self._flag_arrays: dict[int | None, tuple[np.ndarray, np.ndarray]] = {}
+        # The static layer (blocks, bars, labels, ruler) of the whole viewport, cached: a
+        # paint blits it and draws the selection, guides and playhead over it. It is redrawn
+        # whole when its key (size, scroll, zoom, palette, font) changes, and only in the
+        # `_dirty` columns when some scenes' data or flags change.
+        self._layer: QPixmap | None = None
+        self._layer_key: tuple[Any, ...] | None = None
+        self._dirty: list[QRect] = []
+        # coarse-drawing arrays: scene starts and ends (of `_timeline`), per-lane bars and
+        # unusable durations (of `_shown`); None: rebuilt when next painted
+        self._spans: tuple[np.ndarray, np.ndarray] | None = None
+        self._lane_index: list[_Lane] | None = None
+        self._invalid: np.ndarray | None = None
         self._drag: _Drag | None = None
         self._selection: tuple[int, int | None] | None = None
         self._icons: dict[tuple[str, int], QIcon] = {}
@@ -401,6 +569,7 @@ class TimelineView(QAbstractScrollArea):
                 self._scenes.append(timing or _scene_timing(scene))
             self._known = {id(s): (s, t) for s, t in zip(scenes, self._scenes, strict=True)}
         else:
+            self._scenes = list(self._scenes)  # a new list: `_show` compares with the old one
             for row in rows:
                 if 0 <= row < len(scenes):
                     self._scenes[row] = _scene_timing(scenes[row])
@@ -420,16 +589,86 @@ class TimelineView(QAbstractScrollArea):
         return Timeline(cast(Movie, _MovieTiming(scenes, fps if fps > 0 else 30.0)))
 
     def _show(self, scenes: list[_SceneTiming], timeline: Timeline) -> None:
+        old_scenes, old_timeline = self._shown, self._timeline
         self._shown = scenes
         self._timeline = timeline
         self._starts = [span.start for span in self._timeline.scenes]
         self._lanes = max((len(s.elements) for s in scenes), default=0)
+        self._spans = None
         self._update_scrollbars()
+        self._invalidate_changes(old_scenes, old_timeline)
+
+    def _invalidate_changes(self, old: list[_SceneTiming], old_timeline: Timeline) -> None:
+        """Mark what changed from `old` to `_shown` for repainting: the columns of each scene
+        whose timing is a new object (an edit makes one, an untouched scene keeps its own);
+        from the first one whose length changed, everything to its right (it all moved)."""
+        new = self._shown
+        if len(old) != len(new):
+            self._lane_index = self._invalid = None
+            self.invalidate_cache()
+            return
+        changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a is not b]
+        if not changed:
+            return
+        if len(changed) > MAX_PARTIAL:
+            self._lane_index = self._invalid = None
+            self.invalidate_cache()
+            return
+        if self._lane_index is not None and self._invalid is not None:
+            if all(len(old[i].elements) == len(new[i].elements) for i in changed):
+                for i in changed:
+                    _patch_lanes(self._lane_index, i, new[i])
+                    self._invalid[i] = not new[i].valid
+            else:
+                self._lane_index = self._invalid = None
+        moved = [i for i in changed if old[i].duration != new[i].duration]
+        if moved:
+            x = self.t2x(min(self._timeline.scenes[moved[0]].start,
+                             old_timeline.scenes[moved[0]].start))  # fmt: skip
+            self._invalidate_columns(x, self.viewport().width())
+        for i in changed:
+            for timeline, scene in ((old_timeline, old[i]), (self._timeline, new[i])):
+                self._invalidate_columns(*self._scene_extent(timeline, scene, i))
+
+    def _scene_extent(self, timeline: Timeline, scene: _SceneTiming, i: int) -> tuple[float, float]:
+        """The viewport x range scene `i` paints in (a long transition's wedge reaches past
+        its end)."""
+        span = timeline.scenes[i]
+        end = span.end
+        if scene.transition is not None:
+            end = max(end, span.start + scene.transition.duration)
+        return self.t2x(span.start), self.t2x(end)
+
+    def _invalidate_columns(self, x0: float, x1: float) -> None:
+        """Redraw the cached layer between viewport x `x0` and `x1` (whole height) and show it."""
+        width, height = self.viewport().width(), self.viewport().height()
+        left, right = max(0, math.floor(x0) - 3), min(width, math.ceil(x1) + 4)
+        if right <= left:
+            return
+        rect = QRect(left, 0, right - left, height)
+        if self._layer_key is not None:
+            self._dirty.append(rect)
+        self.viewport().update(rect)
+
+    def invalidate_cache(self) -> None:
+        """Redraw the whole cached layer at the next paint (and schedule that paint)."""
+        self._layer_key = None
+        self._dirty.clear()
         self.viewport().update()
 
     def _validated(self, validation: Validation) -> None:
         self._problems = _group_problems(validation)
-        self.viewport().update()
+        flags = _Flags.of(self._problems)
+        rows = self._flags.changed_scenes(flags)
+        self._flags = flags
+        if not rows:
+            return  # nothing the timeline paints changed: no repaint (tooltips read _problems)
+        self._flag_arrays.clear()
+        if len(rows) > MAX_PARTIAL or max(rows) >= len(self._shown):
+            self.invalidate_cache()
+            return
+        for i in rows:
+            self._invalidate_columns(*self._scene_extent(self._timeline, self._shown[i], i))
 
     def _selection_changed(self, path: Path | None, _focus: Path | None) -> None:
         selection: tuple[int, int | None] | None = None
@@ -610,122 +849,354 @@ class TimelineView(QAbstractScrollArea):
         return cached
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        exposed = event.rect()
+        layer = self._static_layer()
         painter = QPainter(self.viewport())
         try:
-            self._paint(painter, event.rect())
+            ratio = layer.devicePixelRatio()
+            source = QRectF(
+                exposed.x() * ratio,
+                exposed.y() * ratio,
+                exposed.width() * ratio,
+                exposed.height() * ratio,
+            )
+            painter.drawPixmap(QRectF(exposed), layer, source)
+            painter.setClipRect(exposed)
+            self._paint_overlays(painter)
         finally:
             painter.end()
 
+    def _static_layer(self) -> QPixmap:
+        """The cached layer, brought up to date: whole when its key changed, else its dirty
+        columns only (an edit of one scene redraws that scene's few pixels)."""
+        viewport = self.viewport()
+        ratio = viewport.devicePixelRatioF()
+        key = (
+            viewport.width(),
+            viewport.height(),
+            ratio,
+            self.horizontalScrollBar().value(),
+            self.verticalScrollBar().value(),
+            self._pps,
+            self.palette().cacheKey(),
+            self.font().key(),
+        )
+        if self._layer is None or key != self._layer_key:
+            if self._layer is None or self._layer_key is None or key[:3] != self._layer_key[:3]:
+                self._layer = QPixmap(
+                    max(1, math.ceil(viewport.width() * ratio)),
+                    max(1, math.ceil(viewport.height() * ratio)),
+                )
+                self._layer.setDevicePixelRatio(ratio)
+            self._layer_key = key
+            self._dirty = [viewport.rect()]
+        if self._dirty:
+            dirty = self._dirty
+            if len(dirty) > 16:  # many small edits at once: one pass over their span
+                union = QRect(dirty[0])
+                for rect in dirty[1:]:
+                    union = union.united(rect)
+                dirty = [union]
+            self._dirty = []
+            painter = QPainter(self._layer)
+            try:
+                for rect in dirty:
+                    self._paint_layer(painter, rect.intersected(viewport.rect()))
+            finally:
+                painter.end()
+        return self._layer
+
+    def _span_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every scene's start and end (seconds, as drawn), as arrays."""
+        if self._spans is None:
+            starts = np.array(self._starts, np.float64)
+            ends = np.empty_like(starts)
+            if len(starts):
+                ends[:-1] = starts[1:]  # Timeline starts each scene where the last one ended
+                ends[-1] = self._timeline.scenes[-1].end
+            self._spans = (starts, ends)
+        return self._spans
+
+    def _lane_arrays(self) -> tuple[list[_Lane], np.ndarray]:
+        if self._lane_index is None or self._invalid is None:
+            self._lane_index = _build_lanes(self._shown)
+            self._invalid = np.array([not s.valid for s in self._shown], np.bool_)
+        return self._lane_index, self._invalid
+
+    def _flag_array(self, lane: int | None) -> tuple[np.ndarray, np.ndarray]:
+        cached = self._flag_arrays.get(lane)
+        if cached is None:
+            flags = self._flags.scenes if lane is None else self._flags.elements
+            cached = self._flag_arrays[lane] = _flag_array(flags, lane)
+        return cached
+
     def _paint(self, painter: QPainter, exposed: QRect) -> None:
-        """Paint what lies in `exposed` (a playhead move repaints two thin strips only)."""
+        """Paint what lies in `exposed` without the cache: the static layer, then the
+        overlays (tests and diagnostics compare this with the cached picture)."""
+        self._paint_layer(painter, exposed)
+        painter.setClipRect(exposed)
+        self._paint_overlays(painter)
+
+    def _paint_layer(self, painter: QPainter, exposed: QRect) -> None:
+        """Paint the static layer in `exposed`: scene blocks, element bars and the ruler.
+
+        What is wider than a few pixels is drawn in detail (labels, wedges, outlines); what is
+        narrower is rasterised into pixel columns and drawn as merged runs, so the cost is
+        bounded by the pixels painted, not by how many scenes and elements they show."""
         palette = self.palette()
-        width, height = self.viewport().width(), self.viewport().height()
+        height = self.viewport().height()
         left, right = exposed.left() - 2, exposed.right() + 2
+        painter.save()
         painter.setClipRect(exposed)
         painter.fillRect(exposed, palette.color(QPalette.ColorRole.Base))
-        painter.setFont(self.font())
         font = self.font()
+        painter.setFont(font)
         small = QFont(font)
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        bold = QFont(font)
-        bold.setBold(True)
-        text_colour = palette.color(QPalette.ColorRole.Text)
-        highlight = palette.color(QPalette.ColorRole.Highlight)
-        band = palette.color(QPalette.ColorRole.AlternateBase)
-        header_fill = palette.color(QPalette.ColorRole.Button)
-        mid = palette.color(QPalette.ColorRole.Mid)
         metrics = QFontMetrics(font)
         drag = self._drag
         dragged = (drag.scene, drag.element) if drag and drag.started else None
 
         in_view = self._visible_scenes(left, right)
-        for i in in_view:
-            scene = self._shown[i]
-            span = self._timeline.scenes[i]
-            x0, x1 = self.t2x(span.start), self.t2x(span.end)
-            block = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), height - RULER_HEIGHT)
-            if i % 2:
-                painter.fillRect(block, band)
-            header = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), HEADER_HEIGHT)
-            painter.fillRect(header.adjusted(0.5, 1, -0.5, -1), header_fill)
-            if not scene.valid:  # duration unusable: hatched placeholder
-                painter.fillRect(
-                    header.adjusted(0.5, 1, -0.5, -1),
-                    problem_colour(palette, "error").lighter(100),
+        first, last = in_view.start, in_view.stop
+        starts, ends = self._span_arrays()
+        lanes, invalid = self._lane_arrays()
+        h_value = self.horizontalScrollBar().value()
+        origin = LEFT_PAD - h_value
+        if last > first:
+            x0 = origin + starts[first:last] * self._pps
+            x1 = origin + ends[first:last] * self._pps
+            detailed = (x1 - x0) >= SCENE_DETAIL_PX
+            if not detailed.all():
+                coarse = np.flatnonzero(~detailed)
+                self._paint_coarse_scenes(
+                    painter, exposed, coarse + first, x0[coarse], x1[coarse], invalid, palette
                 )
-                painter.fillRect(
-                    header.adjusted(0.5, 1, -0.5, -1),
-                    QColor(header_fill.red(), header_fill.green(), header_fill.blue(), 120),
-                )
-            painter.setPen(QPen(mid, 1))
-            painter.drawLine(QPointF(x1, RULER_HEIGHT), QPointF(x1, height))
-            # transition: a wedge over its first seconds, the outgoing scene blending in
-            transition = span.transition
-            if transition is not None and i > 0:
-                tw = transition.duration * self._pps
-                wedge = QPolygonF(
-                    [
-                        QPointF(x0, header.bottom() - 1),
-                        QPointF(x0 + tw, header.top() + 1),
-                        QPointF(x0 + tw, header.bottom() - 1),
-                    ]
-                )
-                fill = QColor(highlight)
-                fill.setAlpha(70)
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.setBrush(fill)
-                painter.drawPolygon(wedge)
-                back = QColor(highlight)
-                back.setAlpha(110)
-                painter.setPen(QPen(back, 1, Qt.PenStyle.DashLine))
-                painter.drawLine(QPointF(x0 + tw, header.top() + 1), QPointF(x0 + tw, height))
-            # header label: name · duration
-            name = scene.name or f"Scene {i + 1}"
-            label = (
-                f"{name}  {format_seconds(span.duration) if scene.valid else 'no valid duration'}"
-            )
-            # the label stays in view while its block is scrolled partly out (sticky)
-            inner = QRectF(header)
-            inner.setLeft(max(header.left(), 0) + 6)
-            inner.setRight(min(header.right(), width) - 6)
-            if inner.width() > 16:
-                painter.setFont(bold)
-                painter.setPen(text_colour)
-                elided = QFontMetrics(bold).elidedText(
-                    label, Qt.TextElideMode.ElideRight, int(inner.width())
-                )
-                painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter, elided)
-                painter.setFont(font)
-            # problems and selection on the scene block
-            problems = self._problems.scenes.get(i)
-            if problems:
-                severity = "error" if any(p.is_error for p in problems) else "warning"
-                painter.setPen(QPen(problem_colour(palette, severity), 2))
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawRect(header.adjusted(1, 2, -1, -2))
-            if self._selection is not None and self._selection == (i, None):
-                painter.setPen(QPen(highlight, 2))
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawRect(block.adjusted(1, 1, -1, -1))
-            if dragged == (i, None):
-                painter.setPen(QPen(highlight, 3))
-                painter.drawLine(QPointF(x1 - 1, RULER_HEIGHT), QPointF(x1 - 1, height))
+            for k in np.flatnonzero(detailed).tolist():
+                self._paint_scene(painter, first + k, palette)
 
         # element bars, in their lanes below the headers (only the lanes in view)
         lanes_top = RULER_HEIGHT + HEADER_HEIGHT
         painter.save()
         painter.setClipRect(
-            QRectF(0, lanes_top, width, height - lanes_top), Qt.ClipOperation.IntersectClip
+            QRectF(0, lanes_top, self.viewport().width(), height - lanes_top),
+            Qt.ClipOperation.IntersectClip,
         )
         first_lane = max(0, math.floor((lanes_top - self._lane_top(0)) / LANE_HEIGHT))
         last_lane = math.ceil((height - self._lane_top(0)) / LANE_HEIGHT)
-        for i in in_view:
-            elements = self._shown[i].elements
-            for j in range(first_lane, min(last_lane + 1, len(elements))):
-                rect = self.element_rect(i, j)
-                self._paint_element(painter, rect, elements[j], i, j, (i, j) == dragged, metrics)
+        if last > first:
+            for j in range(first_lane, min(last_lane + 1, len(lanes))):
+                self._paint_lane(
+                    painter, exposed, j, lanes[j], first, last, origin, dragged, metrics, palette
+                )
+        painter.restore()
+        self._paint_ruler(painter, left, right, small)
         painter.restore()
 
+    def _paint_coarse_scenes(
+        self,
+        painter: QPainter,
+        exposed: QRect,
+        rows: np.ndarray,
+        x0: np.ndarray,
+        x1: np.ndarray,
+        invalid: np.ndarray,
+        palette: QPalette,
+    ) -> None:
+        """Scenes too narrow for detail: header columns (problem colour over unusable
+        duration over plain), and a separator at each edge that is far enough from the last."""
+        lo, hi = exposed.left(), exposed.right() + 1
+        c0 = np.floor(x0).astype(np.int64)
+        c1 = np.maximum(c0 + 1, np.floor(x1).astype(np.int64))
+        flagged, severity = self._flag_array(None)
+        code = np.where(invalid[rows], 2, 1)
+        flag = _lookup(flagged, severity, rows)
+        code = np.where(flag > 0, flag + 2, code)  # 3 warning, 4 error
+        header_fill = palette.color(QPalette.ColorRole.Button)
+        unusable = QColor(problem_colour(palette, "error"))
+        # the detailed block's hatch: the header colour at 120/255 over the error colour
+        mix = 120 / 255
+        unusable = QColor(
+            round(unusable.red() * (1 - mix) + header_fill.red() * mix),
+            round(unusable.green() * (1 - mix) + header_fill.green() * mix),
+            round(unusable.blue() * (1 - mix) + header_fill.blue() * mix),
+        )
+        colours = {
+            1: header_fill,
+            2: unusable,
+            3: problem_colour(palette, "warning"),
+            4: problem_colour(palette, "error"),
+        }
+        top, band = RULER_HEIGHT + 1, HEADER_HEIGHT - 2
+        for start, stop, value in _runs(c0, c1, code, lo, hi):
+            painter.fillRect(QRect(start, top, stop - start, band), colours[value])
+        edges = np.floor(x1[(x1 - x0) >= SEPARATOR_PX]).astype(np.int64)
+        if len(edges):
+            height = self.viewport().height() - RULER_HEIGHT
+            mid = palette.color(QPalette.ColorRole.Mid)
+            ones = np.ones(len(edges), np.int64)
+            for start, stop, _value in _runs(edges, edges + 1, ones, lo, hi):
+                painter.fillRect(QRect(start, RULER_HEIGHT, stop - start, height), mid)
+
+    def _paint_scene(self, painter: QPainter, i: int, palette: QPalette) -> None:
+        """One scene block in detail: band, header, edge, transition wedge, label, problems."""
+        height = self.viewport().height()
+        width = self.viewport().width()
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        header_fill = palette.color(QPalette.ColorRole.Button)
+        scene = self._shown[i]
+        span = self._timeline.scenes[i]
+        x0, x1 = self.t2x(span.start), self.t2x(span.end)
+        block = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), height - RULER_HEIGHT)
+        if i % 2:
+            painter.fillRect(block, palette.color(QPalette.ColorRole.AlternateBase))
+        header = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), HEADER_HEIGHT)
+        painter.fillRect(header.adjusted(0.5, 1, -0.5, -1), header_fill)
+        if not scene.valid:  # duration unusable: hatched placeholder
+            painter.fillRect(
+                header.adjusted(0.5, 1, -0.5, -1),
+                problem_colour(palette, "error").lighter(100),
+            )
+            painter.fillRect(
+                header.adjusted(0.5, 1, -0.5, -1),
+                QColor(header_fill.red(), header_fill.green(), header_fill.blue(), 120),
+            )
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawLine(QPointF(x1, RULER_HEIGHT), QPointF(x1, height))
+        # transition: a wedge over its first seconds, the outgoing scene blending in
+        transition = span.transition
+        if transition is not None and i > 0:
+            tw = transition.duration * self._pps
+            wedge = QPolygonF(
+                [
+                    QPointF(x0, header.bottom() - 1),
+                    QPointF(x0 + tw, header.top() + 1),
+                    QPointF(x0 + tw, header.bottom() - 1),
+                ]
+            )
+            fill = QColor(highlight)
+            fill.setAlpha(70)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(fill)
+            painter.drawPolygon(wedge)
+            back = QColor(highlight)
+            back.setAlpha(110)
+            painter.setPen(QPen(back, 1, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(x0 + tw, header.top() + 1), QPointF(x0 + tw, height))
+        # header label: name · duration
+        name = scene.name or f"Scene {i + 1}"
+        label = f"{name}  {format_seconds(span.duration) if scene.valid else 'no valid duration'}"
+        # the label stays in view while its block is scrolled partly out (sticky)
+        inner = QRectF(header)
+        inner.setLeft(max(header.left(), 0) + 6)
+        inner.setRight(min(header.right(), width) - 6)
+        if inner.width() > 16:
+            bold = QFont(self.font())
+            bold.setBold(True)
+            painter.setFont(bold)
+            painter.setPen(palette.color(QPalette.ColorRole.Text))
+            elided = QFontMetrics(bold).elidedText(
+                label, Qt.TextElideMode.ElideRight, int(inner.width())
+            )
+            painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter, elided)
+            painter.setFont(self.font())
+        # problems on the scene block
+        problems = self._problems.scenes.get(i)
+        if problems:
+            severity = "error" if any(p.is_error for p in problems) else "warning"
+            painter.setPen(QPen(problem_colour(palette, severity), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(header.adjusted(1, 2, -1, -2))
+
+    def _paint_lane(
+        self,
+        painter: QPainter,
+        exposed: QRect,
+        j: int,
+        lane: _Lane,
+        first: int,
+        last: int,
+        origin: float,
+        dragged: tuple[int, int | None] | None,
+        metrics: QFontMetrics,
+        palette: QPalette,
+    ) -> None:
+        """Lane `j` of scenes first..last-1: narrow bars as merged pixel-column runs (in their
+        problem's colour when flagged), wide ones in detail."""
+        k0, k1 = np.searchsorted(lane.scene, [first, last]).tolist()
+        if k1 <= k0:
+            return
+        rows = lane.scene[k0:k1]
+        starts, ends = self._span_arrays()
+        pps = self._pps
+        scene_start = starts[rows]
+        scene_end = origin + ends[rows] * pps
+        bar_start = origin + (scene_start + lane.start[k0:k1]) * pps
+        bar_end = origin + (scene_start + np.maximum(lane.end[k0:k1], lane.start[k0:k1])) * pps
+        # as `element_rect`: a bar starting past its scene's end stays a sliver at that end
+        x0 = np.minimum(bar_start, scene_end - 3)
+        x1 = np.minimum(np.maximum(bar_end, x0 + 3), np.maximum(scene_end, x0 + 3))
+        detailed = (x1 - x0) >= ELEMENT_DETAIL_PX
+        top = self._lane_top(j)
+        if not detailed.all():
+            coarse = np.flatnonzero(~detailed)
+            # true extents here (at least one column): slivers would smear at fit zoom
+            cx0 = np.minimum(bar_start[coarse], scene_end[coarse] - 1)
+            cx1 = np.minimum(bar_end[coarse], scene_end[coarse])
+            c0 = np.floor(cx0).astype(np.int64)
+            c1 = np.maximum(c0 + 1, np.ceil(cx1).astype(np.int64))
+            c1 = np.where(c1 - c0 >= 4, c1 - 1, c1)  # a gap between bars wide enough for one
+            flagged, severity = self._flag_array(j)
+            code = lane.kind[k0:k1][coarse] + 8 * _lookup(flagged, severity, rows[coarse])
+            colours: dict[int, QColor] = {}
+            for start, stop, value in _runs(c0, c1, code, exposed.left(), exposed.right() + 1):
+                colour = colours.get(value)
+                if colour is None:
+                    if value > 8:
+                        colour = problem_colour(palette, "error" if value > 16 else "warning")
+                    else:
+                        kind = next((k for k, n in _KIND_IDS.items() if n == value), "")
+                        colour = QColor(KIND_COLOURS.get(kind, "#7a7a7a"))
+                    colours[value] = colour
+                painter.fillRect(QRect(start, top + 1, stop - start, LANE_HEIGHT - 3), colour)
+        for k in np.flatnonzero(detailed).tolist():
+            i = int(rows[k])
+            rect = self.element_rect(i, j)
+            self._paint_element(
+                painter, rect, self._shown[i].elements[j], i, j, (i, j) == dragged, metrics
+            )
+
+    def _paint_overlays(self, painter: QPainter) -> None:
+        """What changes without the data: the selection, drag and drop guides, the playhead."""
+        palette = self.palette()
+        height = self.viewport().height()
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        selection = self._selection
+        if selection is not None and 0 <= selection[0] < len(self._shown):
+            i, j = selection
+            if j is None:
+                span = self._timeline.scenes[i]
+                x0, x1 = self.t2x(span.start), self.t2x(span.end)
+                block = QRectF(x0, RULER_HEIGHT, max(1.0, x1 - x0), height - RULER_HEIGHT)
+                painter.setPen(QPen(highlight, 2))
+                painter.drawRect(block.adjusted(1, 1, -1, -1))
+            elif 0 <= j < len(self._shown[i].elements):
+                lanes_top = RULER_HEIGHT + HEADER_HEIGHT
+                painter.save()
+                painter.setClipRect(
+                    QRectF(0, lanes_top, self.viewport().width(), height - lanes_top),
+                    Qt.ClipOperation.IntersectClip,
+                )
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+                painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 2))
+                painter.drawRoundedRect(self.element_rect(i, j).adjusted(-1, -1, 1, 1), 4, 4)
+                painter.restore()
+        drag = self._drag
+        if drag is not None and drag.started and drag.kind == "scene-end":
+            x1 = self.t2x(self._timeline.scenes[drag.scene].end)
+            painter.setPen(QPen(highlight, 3))
+            painter.drawLine(QPointF(x1 - 1, RULER_HEIGHT), QPointF(x1 - 1, height))
         if drag is not None and drag.started and drag.snapped is not None:
             guide = QColor(highlight)
             painter.setPen(QPen(guide, 1, Qt.PenStyle.DashLine))
@@ -735,7 +1206,6 @@ class TimelineView(QAbstractScrollArea):
             painter.setPen(QPen(highlight, 2))
             dx = self.t2x(self._drop_at)
             painter.drawLine(QPointF(dx, RULER_HEIGHT), QPointF(dx, height))
-        self._paint_ruler(painter, left, right, small)
         self._paint_playhead(painter, height)
 
     def _paint_element(
@@ -752,13 +1222,6 @@ class TimelineView(QAbstractScrollArea):
         colour = QColor(KIND_COLOURS.get(element.kind, "#7a7a7a"))
         if dragging:
             colour = colour.lighter(120)
-        if rect.width() < 4:  # zoomed far out: a plain sliver (thousands of them at fit)
-            problems = self._problems.elements.get((scene, index))
-            if problems:
-                severity = "error" if any(p.is_error for p in problems) else "warning"
-                colour = problem_colour(palette, severity)
-            painter.fillRect(rect, colour)
-            return
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -799,10 +1262,6 @@ class TimelineView(QAbstractScrollArea):
             painter.setPen(QPen(problem_colour(palette, severity), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 3, 3)
-        if self._selection == (scene, index):
-            painter.setPen(QPen(palette.color(QPalette.ColorRole.Text), 2))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(rect.adjusted(-1, -1, 1, 1), 4, 4)
 
     def tick_step(self) -> tuple[float, float]:
         """Major and minor tick spacing (seconds) so labels sit about 90 px apart."""
@@ -1060,7 +1519,8 @@ class TimelineView(QAbstractScrollArea):
 
     def _probed(self, path: str, length: float | None, _error: BaseException | None) -> None:
         self._lengths[path] = length
-        self.viewport().update()
+        if length is not None:  # bars using it may show where it runs out
+            self.invalidate_cache()
 
     def media_end(self, scene: int, index: int) -> float | None:
         """When element `index` of scene `scene` runs out of source (absolute seconds), if

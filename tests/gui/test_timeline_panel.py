@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -25,6 +25,8 @@ from app.media.encode import Mp4Writer
 from app.studio.document import MISSING, Change, ScriptDocument, dumps
 from app.studio.timeline_panel import (
     HEADER_HEIGHT,
+    KIND_COLOURS,
+    LANE_HEIGHT,
     PLAYHEAD_COLOUR,
     RULER_HEIGHT,
     TimelinePanel,
@@ -547,3 +549,153 @@ def test_a_thousand_scenes_build_and_paint_quickly(qtbot):
         )
     finally:
         document.close()
+
+
+def _big_script(n: int = 1000) -> dict:
+    """n scenes × 5 elements (remote sources: nothing to probe), with three errors: scene 123's
+    duration, scene 456's first element and scene 789's fourth."""
+    scenes = []
+    for i in range(n):
+        scenes.append(
+            {
+                "duration": 2 + i % 5,
+                "elements": [
+                    {"type": "text", "text": f"Scene {i} title"},
+                    {"type": "image", "src": f"https://cdn.example.com/p{i}.png"},
+                    {"type": "video", "src": f"https://cdn.example.com/c{i}.mp4", "loop": True},
+                    {"type": "text", "text": "Lower third", "start": 0.5},
+                    {"type": "audio", "src": f"https://cdn.example.com/a{i}.wav", "loop": True},
+                ],
+            }
+        )
+    scenes[123]["duration"] = -1
+    scenes[456]["elements"][0]["font_size"] = "big"
+    scenes[789]["elements"][3]["font_size"] = "big"
+    return {"width": 320, "height": 180, "fps": 30, "scenes": scenes}
+
+
+@pytest.fixture
+def big_panel(qtbot):
+    document = ScriptDocument(dumps(_big_script()))
+    document.validate_now()
+    panel = TimelinePanel(document)
+    qtbot.addWidget(panel)
+    panel.resize(1400, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.view.zoom_to_fit()  # every scene on screen at once, ~1.4 px each
+    yield document, panel
+    document.close()
+
+
+def _rgb(image) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    data = np.frombuffer(image.constBits(), np.uint8, image.sizeInBytes())
+    rows = data.reshape(image.height(), image.bytesPerLine() // 4, 4)
+    return rows[:, : image.width(), 2::-1].astype(int)  # BGRA in memory → RGB
+
+
+def _columns_of(view: TimelineView, scene: int) -> range:
+    span = view.timeline.scenes[scene]
+    first = int(np.floor(view.t2x(span.start)))
+    return range(first, max(first + 1, int(np.floor(view.t2x(span.end)))))
+
+
+def _near(pixels: np.ndarray, colour: QColor, tolerance: int = 30) -> np.ndarray:
+    target = np.array([colour.red(), colour.green(), colour.blue()])
+    return (np.abs(pixels - target) < tolerance).all(axis=-1)
+
+
+def test_a_zoomed_out_thousand_scene_timeline_paints_fast_and_shows_every_scene(big_panel):
+    document, panel = big_panel
+    view = panel.view
+    assert len(view._visible_scenes()) == 1000
+    timings = []
+    for _ in range(3):
+        view.invalidate_cache()  # the whole static layer is drawn again, not blitted
+        started = time.perf_counter()
+        view.viewport().repaint()
+        timings.append(time.perf_counter() - started)
+    # per-item painting took ~55 ms here; coarse drawing ~2 ms (generous for a loaded machine)
+    assert min(timings) < 0.04
+    # the picture under the overlays (the playhead would hide the first scene's column)
+    pixels = _rgb(view._static_layer().toImage())
+    palette = view.palette()
+    base = palette.color(palette.ColorRole.Base)
+    header_y = RULER_HEIGHT + HEADER_HEIGHT // 2
+    lane_y = [view._lane_top(j) + LANE_HEIGHT // 2 for j in range(5)]
+    text = QColor(KIND_COLOURS["text"])
+    red = problem_colour(palette, "error")
+    for i in range(1000):
+        columns = list(_columns_of(view, i))
+        # every scene has its header drawn, and its first lane (text, or flagged) in its columns
+        assert (~_near(pixels[header_y, columns], base, 3)).any(), i
+        lane = pixels[lane_y[0], columns]
+        assert (_near(lane, text) | _near(lane, red)).any(), i
+        for j in (1, 2, 4):  # the media lanes
+            assert (~_near(pixels[lane_y[j], columns], base, 3)).any(), (i, j)
+    # problems still show at ~1.4 px per scene: the scene's header, the elements' lanes
+    assert _near(pixels[header_y, list(_columns_of(view, 123))], red).any()
+    assert _near(pixels[lane_y[0], list(_columns_of(view, 456))], red).any()
+    assert _near(pixels[lane_y[3], list(_columns_of(view, 789))], red).any()
+    # ...and only there
+    assert not _near(pixels[header_y, list(_columns_of(view, 300))], red).any()
+    assert not _near(pixels[lane_y[0], list(_columns_of(view, 300))], red).any()
+    assert _near(pixels[header_y], red).sum() <= 6
+    assert document.validation is not None and len(document.validation.problems) >= 3
+
+
+class _PaintCounter(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rects: list = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.rects.append(event.rect())
+        return False
+
+
+def test_a_keystroke_in_one_scene_repaints_the_timeline_once_and_only_its_columns(big_panel, qtbot):
+    document, panel = big_panel
+    view = panel.view
+    QApplication.processEvents()
+    counter = _PaintCounter()
+    view.viewport().installEventFilter(counter)
+    at = document.text.index('"Scene 500 title"') + len('"Scene 500')
+    document.set_text(document.text[:at] + "x" + document.text[at:])  # what typing does
+    QApplication.processEvents()
+    document.validate_now()  # the new validation lands: same problems, nothing to redraw
+    QApplication.processEvents()
+    assert len(counter.rects) == 1
+    assert counter.rects[0].width() < 20  # scene 500's ~1.4 px and a margin, not 1,400 px
+    # a new problem in one scene repaints that scene's columns only
+    counter.rects.clear()
+    at = document.text.index('"Scene 600 title"')
+    document.set_text(document.text[:at] + "7" + document.text[at + len('"Scene 600 title"') :])
+    document.validate_now()
+    assert any(p.path[:2] == ("scenes", 600) for p in document.validation.problems)
+    QApplication.processEvents()
+    assert len(counter.rects) == 1 and counter.rects[0].width() < 20
+    view.viewport().removeEventFilter(counter)
+
+
+@pytest.mark.parametrize("pps", [None, 3.0, 50.0])
+def test_the_cached_picture_after_edits_equals_a_full_repaint(big_panel, pps):
+    document, panel = big_panel
+    view = panel.view
+    if pps is not None:
+        view.set_zoom(pps, 0)
+        view.horizontalScrollBar().setValue(round(view.t2x(view.timeline.scenes[40].start)))
+    view.viewport().grab()
+    document.set_value(("scenes", 41, "elements", 1, "start"), 0.5)  # inside one scene
+    document.set_value(("scenes", 42, "elements", 0, "font_size"), "huge")  # a new problem
+    document.validate_now()
+    document.set_value(("scenes", 43, "duration"), 1)  # everything after it moves
+    document.select(("scenes", 44, "elements", 2))
+    partial = _rgb(view.viewport().grab().toImage())
+    view.invalidate_cache()
+    full = _rgb(view.viewport().grab().toImage())
+    assert np.array_equal(partial, full)
