@@ -4,21 +4,31 @@
 render (newest request first, so the rows the user is looking at now come before rows scrolled
 past) and `ready(i)` says when it lands. Images are cached by what decides the picture — the
 canvas, the scene's content, the previous scene's when a transition shows it, the time inside
-the scene — so editing scene 7 re-renders scene 7 only, and reordering re-renders nothing.
-Local media files are watched: re-exporting a clip refreshes the scenes that use it.
+the scene, and the state of every local media file it draws (path, mtime, size, or "missing") — so
+editing scene 7 re-renders scene 7 only, reordering re-renders nothing, and a media file that
+appears or changes re-renders exactly the scenes that use it. A thumbnail drawn with a placeholder
+because its file was missing or unreadable is therefore retried as soon as that file changes.
+
+Files are checked with one `os.stat` each when a row's key is made (on the GUI thread: local files
+only; remote sources are never touched here, their URL is part of the scene's content). Changes
+are noticed three ways: every validation recomputes the keys; existing files are watched
+(`QFileSystemWatcher.fileChanged`); for a missing file its nearest existing folder is watched, and
+when that folder changes the file is looked for again. The renderer reopens its decoders when a
+file it read before has a different state, so a re-export is never served from a stale cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
 from app.render.preview import PreviewSource
@@ -50,43 +60,72 @@ def thumbnail_scale(movie: Movie, ratio: float = 1.0) -> float:
     return min(THUMB_WIDTH * ratio / movie.width, THUMB_HEIGHT * ratio / movie.height)
 
 
-def _scene_key(movie: Movie, index: int, timeline: Timeline, scale: float) -> str:
-    scene = movie.scenes[index]
+#: The state of a local file as far as a thumbnail cares: (mtime in ns, size), or missing.
+FileState = tuple[int, int] | None
+#: Local media files a thumbnail draws, with their states, sorted by path.
+Files = tuple[tuple[str, FileState], ...]
+
+
+def file_state(path: str) -> FileState:
+    """(mtime_ns, size) of a file, or None when there is no such file (one `stat`)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
+
+
+def _drawn_scenes(timeline: Timeline, index: int) -> list[int]:
+    """The scenes in scene `index`'s thumbnail: it, and the one before while a transition
+    shows it."""
     offset = thumbnail_time(timeline, index) - timeline.scenes[index].start
-    # everything that draws, nothing that does not (a rename keeps the picture)
-    parts = [
-        f"{movie.width}x{movie.height}@{scale:.5f}",
-        f"{offset:.4f}",
-        scene.model_dump_json(exclude={"name"}),
-    ]
     transition = timeline.scenes[index].transition
     if transition is not None and index > 0 and offset < transition.duration:
-        parts.append(movie.scenes[index - 1].model_dump_json(exclude={"name"}))
+        return [index - 1, index]
+    return [index]
+
+
+def _scene_key(movie: Movie, index: int, timeline: Timeline, scale: float, files: Files) -> str:
+    offset = thumbnail_time(timeline, index) - timeline.scenes[index].start
+    # everything that draws, nothing that does not (a rename keeps the picture)
+    parts = [f"{movie.width}x{movie.height}@{scale:.5f}", f"{offset:.4f}"]
+    for i in _drawn_scenes(timeline, index):
+        parts.append(movie.scenes[i].model_dump_json(exclude={"name"}))
+    parts += [f"{path}={state}" for path, state in files]
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
-def _local_files(movie: Movie, index: int, base_dir: Path | None) -> list[str]:
+def _local_files(movie: Movie, indices: list[int], base_dir: Path | None) -> list[str]:
+    """The local files (absolute) that elements of these scenes draw; URLs are not files."""
     files = []
-    for element in movie.scenes[index].elements:
-        src = getattr(element, "src", None)
-        if isinstance(src, str):
-            source = resolve_src(src, base_dir)
-            if source.path is not None:
-                files.append(str(source.path))
+    for index in indices:
+        for element in movie.scenes[index].elements:
+            src = getattr(element, "src", None)
+            if isinstance(src, str):
+                source = resolve_src(src, base_dir)
+                if source.path is not None:
+                    files.append(str(source.path))
     return files
 
 
 class _Renderer:
-    """The worker side: one PreviewSource, switched to each request's movie."""
+    """The worker side: one PreviewSource, switched to each request's movie. It is reopened
+    (decoders, stills and frames dropped) when a file it read has changed state since, and
+    after a render that drew a placeholder, so a retry reads the files afresh."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._source: PreviewSource | None = None
         self._stale = False
+        self._seen: dict[str, FileState] = {}
 
-    def render(self, movie: Movie, base_dir: Path | None, t: float, scale: float) -> QImage:
+    def render(
+        self, movie: Movie, base_dir: Path | None, t: float, scale: float, files: Files = ()
+    ) -> QImage:
         with self._lock:
-            if self._stale and self._source is not None:
+            changed = any(path in self._seen and self._seen[path] != s for path, s in files)
+            self._seen.update(files)
+            if (self._stale or changed) and self._source is not None:
                 self._source.close()  # media changed on disk: reopen the decoders
                 self._source = None
             self._stale = False
@@ -95,7 +134,11 @@ class _Renderer:
             elif self._source.movie is not movie or self._source.base_dir != base_dir:
                 self._source.set_movie(movie, base_dir)
                 self._source.base_dir = base_dir
-            return self._source.frame(t, scale).copy()
+            before = len(self._source.errors)
+            image = self._source.frame(t, scale).copy()
+            if len(self._source.errors) > before:
+                self._stale = True  # a placeholder was drawn: nothing of it may be reused
+            return image
 
     def invalidate(self) -> None:
         self._stale = True
@@ -115,6 +158,7 @@ class _Subject:
     index: int
     t: float
     key: str
+    files: Files = ()
 
 
 class SceneThumbnails(QObject):
@@ -142,7 +186,9 @@ class SceneThumbnails(QObject):
         self._timeline: Timeline | None = None
         self._watcher = QFileSystemWatcher(self)
         self._watcher.fileChanged.connect(self._media_changed)
-        self._files_of: dict[str, set[str]] = {}  # media file → keys using it
+        self._watcher.directoryChanged.connect(self._folder_changed)
+        self._watched: set[str] = set()  # media files watched
+        self._missing: dict[str, set[str]] = {}  # watched folder → missing files below it
         document.validated.connect(self._validated)
         self.rendered = 0  # how many thumbnails were actually rendered (tests, diagnostics)
 
@@ -214,8 +260,10 @@ class SceneThumbnails(QObject):
         if self._timeline is None or self._timeline.movie is not movie:
             self._timeline = Timeline(movie)
         scale = self.scale_for(movie)
-        key = _scene_key(movie, index, self._timeline, scale)
-        return _Subject(movie, index, thumbnail_time(self._timeline, index), key)
+        paths = _local_files(movie, _drawn_scenes(self._timeline, index), self._document.base_dir)
+        files = tuple((path, file_state(path)) for path in sorted(set(paths)))
+        key = _scene_key(movie, index, self._timeline, scale, files)
+        return _Subject(movie, index, thumbnail_time(self._timeline, index), key, files)
 
     def _subject_from_data(self, index: int) -> _Subject | None:
         """Scene `index` of the current data, drawn alone (with the scene before it when its
@@ -263,17 +311,16 @@ class SceneThumbnails(QObject):
             self._next()  # changed since it was asked for, or done already
             return
         self._busy = key
-        base_dir = self._document.base_dir
-        for path in _local_files(subject.movie, subject.index, base_dir):
-            self._files_of.setdefault(path, set()).add(key)
-            if path not in self._watcher.files() and Path(path).is_file():
-                self._watcher.addPath(path)
+        appeared = {path for path, state in subject.files if not self._watch(path, state)}
+        if appeared:  # after its state was taken: ask again once this render is done
+            QTimer.singleShot(0, lambda: self._refresh(appeared))
         self._tasks.run(
             self._renderer.render,
             subject.movie,
-            base_dir,
+            self._document.base_dir,
             subject.t,
             self.scale_for(subject.movie),
+            subject.files,
             done=lambda image, error: self._done(key, index, image, error),
         )
 
@@ -294,17 +341,57 @@ class SceneThumbnails(QObject):
                 self.ready.emit(row)
         self._next()
 
+    # ------------------------------------------------------------------ watching media files
+
+    def _watch(self, path: str, state: FileState) -> bool:
+        """Watch a file a thumbnail drew, or (missing) the nearest folder it would appear in.
+        False when a missing file turned up meanwhile (its folder's change may be missed)."""
+        if state is not None:
+            if path not in self._watched and self._watcher.addPath(path):
+                self._watched.add(path)
+            return True
+        folder = Path(path).parent
+        while not folder.is_dir() and folder.parent != folder:
+            folder = folder.parent
+        name = str(folder)
+        waiting = self._missing.setdefault(name, set())
+        if not waiting:
+            self._watcher.addPath(name)
+        waiting.add(path)
+        return file_state(path) is None
+
     def _media_changed(self, path: str) -> None:
+        """A watched file was written, replaced or removed: re-render the scenes using it."""
+        self._watched.discard(path)
+        self._watcher.removePath(path)
+        # a rewrite may replace the file (it is watched anew when it is drawn again) or
+        # remove it for a moment (then its folder is watched until it is back)
+        self._refresh({path})
+
+    def _folder_changed(self, folder: str) -> None:
+        """A folder with awaited files changed: those that exist now re-render their scenes."""
+        waiting = self._missing.pop(folder, set())
+        self._watcher.removePath(folder)
+        appeared = {path for path in waiting if file_state(path) is not None}
+        for path in waiting - appeared:
+            if not self._watch(path, None):  # still awaited, maybe in a folder made now
+                appeared.add(path)
+        if appeared:
+            self._refresh(appeared)
+
+    def _refresh(self, paths: set[str]) -> None:
+        """Rows whose pictures draw any of `paths` get a new key (with the files' new state)
+        and are asked for again; rows not drawing them keep theirs."""
         self._renderer.invalidate()
-        stale = self._files_of.pop(path, set())
-        for key in stale:
-            self._images.pop(key, None)
-        # a rewrite may replace the file: watch the new one
-        if path not in self._watcher.files() and Path(path).is_file():
-            self._watcher.addPath(path)
-        for row, subject in list(self._subjects.items()):
-            if subject is not None and subject.key in stale:
-                self.ready.emit(row)
+        rows = [
+            row
+            for row, subject in self._subjects.items()
+            if subject is not None and any(path in paths for path, _state in subject.files)
+        ]
+        for row in rows:
+            del self._subjects[row]
+        for row in rows:
+            self.ready.emit(row)
 
     def close(self) -> None:
         """Stop rendering and close the media decoders."""

@@ -3,6 +3,7 @@ are the compositor's own frames, problems are flagged, and 1,000 scenes stay qui
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
@@ -315,8 +316,9 @@ def test_thumbnail_is_the_preview_frame_at_the_scenes_first_second(make_panel, q
     document, panel = make_panel(data, file_path=tmp_path / "movie.json")
     model = panel.model
     assert model.index(1).data(ThumbnailRole) is None  # queued; a placeholder meanwhile
-    with qtbot.waitSignal(model.thumbnails.ready, timeout=10000, check_params_cb=lambda i: i == 1):
-        pass
+    # wait for the picture itself (not the first `ready`: another row's may come first),
+    # generously: a loaded machine once took longer than 10 s
+    qtbot.waitUntil(lambda: model.index(1).data(ThumbnailRole) is not None, timeout=30000)
     thumb = model.index(1).data(ThumbnailRole)
     assert isinstance(thumb, QImage) and not thumb.isNull()
     movie = document.movie
@@ -479,3 +481,105 @@ def test_a_thousand_scenes_build_and_paint_quickly(make_panel, qtbot):
     assert 0 < len(visible) < 20
     qtbot.waitUntil(lambda: all(model.index(r).data(ThumbnailRole) for r in visible), timeout=10000)
     assert thumbs.rendered <= len(visible) + 8
+
+
+def _frame(document: ScriptDocument, panel: ScenesPanel, row: int, folder: Path) -> QImage:
+    """What the preview draws at scene `row`'s thumbnail time, at the thumbnail's scale."""
+    thumbs = panel.model.thumbnails
+    subject = thumbs._subject(row)  # the movie it is drawn from (the scene alone, here)
+    assert subject is not None
+    source = PreviewSource(subject.movie, folder)
+    try:
+        return source.frame(subject.t, thumbnail_scale(subject.movie, thumbs._ratio)).copy()
+    finally:
+        source.close()
+
+
+def _same(a: QImage, b: QImage) -> bool:
+    if a.size() != b.size():
+        return False
+    return int(np.abs(_pixels(a).astype(int) - _pixels(b).astype(int)).max()) <= 2
+
+
+def _card_script(src: str) -> dict:
+    data = _script(2)
+    data["scenes"][0]["elements"] = [
+        {"type": "image", "src": src, "width": 320, "height": 180, "fit": "fill"}
+    ]
+    return data
+
+
+def test_a_thumbnail_drawn_before_its_image_existed_is_redrawn_when_the_file_appears(
+    make_panel, qtbot, tmp_path
+):
+    """The welcome example: its media are generated while the window is already up. A scene
+    drawn before its file existed shows the placeholder; the file's folder is watched (the
+    nearest one that exists), and when the file appears the scene is drawn again."""
+    document, panel = make_panel(_card_script("media/dawn.png"), tmp_path / "movie.json")
+    model = panel.model
+    placeholder = _thumbnail(panel, qtbot, 0)
+    assert _same(placeholder, _frame(document, panel, 0, tmp_path))  # the red-X placeholder
+    rendered = model.thumbnails.rendered
+    (tmp_path / "media").mkdir()  # the folder first, then the file, as a generator does
+    Image.new("RGB", (32, 18), (0, 200, 0)).save(tmp_path / "media" / "dawn.png")
+    qtbot.waitUntil(
+        lambda: (
+            (image := model.index(0).data(ThumbnailRole)) is not None
+            and _close(QColor(image.pixel(20, 20)), QColor(0, 200, 0), 3)
+        ),
+        timeout=20000,
+    )
+    thumb = model.index(0).data(ThumbnailRole)
+    assert not _same(thumb, placeholder)
+    assert _same(thumb, _frame(document, panel, 0, tmp_path))  # exactly the preview's frame
+    assert model.thumbnails.rendered == rendered + 1  # scene 2 (no media) was not redrawn
+
+
+def test_the_next_validation_redraws_a_scene_whose_file_appeared(make_panel, qtbot, tmp_path):
+    """Without any file-system notice (watching switched off here) the next validation still
+    notices: each key holds its files' state, so only the scene using the file changes key."""
+    document, panel = make_panel(_card_script("dawn.png"), tmp_path / "movie.json")
+    thumbs = panel.model.thumbnails
+    thumbs._watcher.fileChanged.disconnect()
+    thumbs._watcher.directoryChanged.disconnect()
+    placeholder = _thumbnail(panel, qtbot, 0)
+    _thumbnail(panel, qtbot, 1)
+    keys = [thumbs.key(0), thumbs.key(1)]
+    Image.new("RGB", (32, 18), (0, 0, 250)).save(tmp_path / "dawn.png")
+    document.validate_now()
+    assert thumbs.key(0) != keys[0] and thumbs.key(1) == keys[1]
+    written = thumbs.key(0)
+    thumb = _thumbnail(panel, qtbot, 0)
+    assert not _same(thumb, placeholder)
+    assert _same(thumb, _frame(document, panel, 0, tmp_path))
+    # rewritten with the same size: the new mtime alone makes a new key
+    stat = (tmp_path / "dawn.png").stat()
+    Image.new("RGB", (32, 18), (250, 0, 0)).save(tmp_path / "dawn.png")
+    os.utime(tmp_path / "dawn.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    document.validate_now()
+    assert thumbs.key(0) not in (keys[0], written) and thumbs.key(1) == keys[1]
+    assert _close(QColor(_thumbnail(panel, qtbot, 0).pixel(20, 20)), QColor(250, 0, 0), 3)
+
+
+def test_a_changed_file_redraws_exactly_the_scenes_that_use_it(make_panel, qtbot, tmp_path):
+    Image.new("RGB", (32, 18), (255, 0, 0)).save(tmp_path / "a.png")
+    data = _script(3)
+    card = {"type": "image", "src": "a.png", "width": 320, "height": 180, "fit": "fill"}
+    data["scenes"][0]["elements"] = [card]
+    data["scenes"][2]["elements"] = [dict(card)]
+    _document, panel = make_panel(data, file_path=tmp_path / "movie.json")
+    model = panel.model
+    for row in range(3):
+        _thumbnail(panel, qtbot, row)
+    before = model.thumbnails.rendered
+    Image.new("RGB", (48, 27), (0, 0, 255)).save(tmp_path / "a.png")  # re-exported
+    for row in (0, 2):
+        qtbot.waitUntil(
+            lambda row=row: (
+                (image := model.index(row).data(ThumbnailRole)) is not None
+                and _close(QColor(image.pixel(20, 20)), QColor(0, 0, 255), 3)
+            ),
+            timeout=20000,
+        )
+    assert _close(QColor(model.index(1).data(ThumbnailRole).pixel(1, 1)), QColor("#2040c0"), 3)
+    assert model.thumbnails.rendered == before + 2
