@@ -594,6 +594,13 @@ class ScriptDocument(QObject):
 
     def _changed_text(self, origin: str) -> None:
         self._revision += 1
+        if origin == "text" and len(self._text) >= LARGE_TEXT and not self._validating:
+            # A keystroke in a large script: start its validation on the worker now, so it
+            # runs while the views take in the new data (Qt's painting releases the GIL).
+            self._validate_timer.stop()
+            self._start_validation()
+            self.text_changed.emit(origin)
+            return
         self.text_changed.emit(origin)
         self._schedule_validation()
 
