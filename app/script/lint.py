@@ -82,43 +82,32 @@ def iter_elements(data: Any) -> Iterator[tuple[int, int, dict[str, Any]]]:
 
 def script_rules(data: Any) -> list[Problem]:
     """Cross-field errors (`VALIDATION_ERROR`), at the path of the field to change."""
-    problems: list[Problem] = []
-    for i, scene in iter_scenes(data):
-        duration = _num(scene.get("duration"))
-        transition = scene.get("transition")
-        if isinstance(transition, dict):
-            if i == 0:
-                problems.append(
-                    Problem(
-                        ("scenes", 0, "transition"),
-                        "The first scene cannot have a transition: there is no scene before it",
-                        code=VALIDATION_ERROR,
-                    )
+    return rules_and_lint(data, None, layout=False)[0]
+
+
+def _scene_rules(problems: list[Problem], i: int, scene: dict[str, Any]) -> float | None:
+    """The scene's own cross-field errors; returns its duration when it is a usable number."""
+    duration = _num(scene.get("duration"))
+    transition = scene.get("transition")
+    if isinstance(transition, dict):
+        if i == 0:
+            problems.append(
+                Problem(
+                    ("scenes", 0, "transition"),
+                    "The first scene cannot have a transition: there is no scene before it",
+                    code=VALIDATION_ERROR,
                 )
-            t_duration = _num(transition.get("duration", 1.0))
-            if duration and duration > 0 and t_duration is not None and t_duration > duration:
-                problems.append(
-                    Problem(
-                        ("scenes", i, "transition", "duration"),
-                        f"Transition must not be longer than its scene ({_fmt(duration)})",
-                        code=VALIDATION_ERROR,
-                    )
+            )
+        t_duration = _num(transition.get("duration", 1.0))
+        if duration and duration > 0 and t_duration is not None and t_duration > duration:
+            problems.append(
+                Problem(
+                    ("scenes", i, "transition", "duration"),
+                    f"Transition must not be longer than its scene ({_fmt(duration)})",
+                    code=VALIDATION_ERROR,
                 )
-        elements = scene.get("elements")
-        if duration is None or duration <= 0 or not isinstance(elements, list):
-            continue
-        for j, element in enumerate(elements):
-            # hot loop: inline type tests instead of _num()
-            start: Any = element.get("start") if type(element) is dict else None
-            if type(start) in _NUMBER_TYPES and start >= duration:
-                problems.append(
-                    Problem(
-                        ("scenes", i, "elements", j, "start"),
-                        f"Start must be before the scene ends (at {_fmt(duration)})",
-                        code=VALIDATION_ERROR,
-                    )
-                )
-    return problems
+            )
+    return duration if duration is not None and duration > 0 else None
 
 
 def _check_src(path: JsonPath, src: str, options: LintOptions) -> Problem | None:
@@ -228,7 +217,16 @@ _REMOTE = ("https://", "http://")
 
 def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
     """Media and layout problems; see the module docstring."""
+    return rules_and_lint(data, options, rules=False)[1]
+
+
+def rules_and_lint(
+    data: Any, options: LintOptions | None = None, *, rules: bool = True, layout: bool = True
+) -> tuple[list[Problem], list[Problem]]:
+    """`script_rules` and `lint` in one pass over the elements (validation runs both on every
+    keystroke): (cross-field errors, media and layout problems)."""
     options = options or LintOptions()
+    rule_problems: list[Problem] = []
     problems: list[Problem] = []
     canvas_w = _num(data.get("width", 1920)) if isinstance(data, dict) else None
     canvas_h = _num(data.get("height", 1080)) if isinstance(data, dict) else None
@@ -236,11 +234,26 @@ def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
     scenes = data.get("scenes") if isinstance(data, dict) else None
     # Hot loop (every element on every keystroke): plain nested loops, no generator.
     for i, scene in enumerate(scenes if type(scenes) is list else ()):
-        elements = scene.get("elements") if type(scene) is dict else None
+        if type(scene) is not dict:
+            continue
+        duration = _scene_rules(rule_problems, i, scene) if rules else None
+        elements = scene.get("elements")
         if type(elements) is not list:
             continue
         for j, element in enumerate(elements):
             if type(element) is not dict:
+                continue
+            if duration is not None:
+                start: Any = element.get("start")
+                if type(start) in _NUMBER_TYPES and start >= duration:
+                    rule_problems.append(
+                        Problem(
+                            ("scenes", i, "elements", j, "start"),
+                            f"Start must be before the scene ends (at {_fmt(duration)})",
+                            code=VALIDATION_ERROR,
+                        )
+                    )
+            if not layout:
                 continue
             kind = element.get("type")
             if kind == "text":
@@ -267,4 +280,4 @@ def lint(data: Any, options: LintOptions | None = None) -> list[Problem]:
                     problem = _check_src(("scenes", i, "elements", j, "src"), src, options)
                     if problem:
                         problems.append(problem)
-    return problems
+    return rule_problems, problems

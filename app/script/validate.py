@@ -199,8 +199,9 @@ def check(
         ]
     schema_problems = validate_data(data, schema=schema)
     problems += [p for p in schema_problems if p.path not in unresolved]
-    problems += lint_module.script_rules(data)
-    problems += lint_module.lint(data, lint_options)
+    rule_problems, lint_problems = lint_module.rules_and_lint(data, lint_options)
+    problems += rule_problems
+    problems += lint_problems
     return data, problems
 
 
