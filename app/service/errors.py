@@ -77,6 +77,8 @@ class Action(StrEnum):
     REGENERATE_SCRIPT = "regenerate_script"
     APPROVE_OR_DELETE_DRAFT = "approve_or_delete_draft"
     DELETE_VIDEO = "delete_video"
+    # Sketchpen plans renew their credits (contract §13, 402): waiting is a way out too.
+    WAIT_FOR_CREDITS = "wait_for_credits"
     REPORT_PROBLEM = "report_problem"
     COPY_DETAILS = "copy_details"
 
@@ -141,7 +143,7 @@ _VENDOR_OVERRIDES: dict[tuple[Vendor, str], tuple[Category, tuple[Action, ...]]]
     (Vendor.SKETCHPEN, "FORBIDDEN"): (Category.PERMISSION, (_A.USE_SCOPED_KEY,)),
     (Vendor.SKETCHPEN, "INSUFFICIENT_CREDITS"): (
         Category.MONEY,
-        (_A.OPEN_BILLING, _A.USE_TEST_KEY),
+        (_A.OPEN_BILLING, _A.WAIT_FOR_CREDITS, _A.USE_TEST_KEY),
     ),
     (Vendor.SKETCHPEN, "VALIDATION_ERROR"): (Category.FIX_SCRIPT, (_A.SHOW_PATH,)),
     (Vendor.SKETCHPEN, "MAX_CONCURRENT_VIDEOS"): (

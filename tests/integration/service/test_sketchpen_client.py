@@ -489,9 +489,10 @@ def test_credits_come_from_the_account_and_test_keys_cost_nothing(
             error = await raises(live.approve(costly.id))
             assert (error.code, error.category) == ("INSUFFICIENT_CREDITS", Category.MONEY)
             assert (error.required, error.balance) == (3, 2)
-            assert error.actions[:3] == (
+            assert error.actions[:4] == (
                 Action.OPEN_BILLING,
                 Action.SHORTEN_VIDEO,  # "Remove scenes": a draft can be approved shorter
+                Action.WAIT_FOR_CREDITS,  # "Wait for credits to renew"
                 Action.USE_TEST_KEY,
             )
             shorter = await live.replace_scenes(costly.id, costly.scenes[:2])
