@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPlainTextEdit,
+    QSizePolicy,
     QTextEdit,
     QToolButton,
     QToolTip,
@@ -973,6 +974,9 @@ class ScriptEditorPanel(QWidget):
         self._status.setObjectName("scriptEditorStatus")
         self._status.setContentsMargins(6, 2, 6, 2)
         self._status.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        # Its text changes with every keystroke: it must never size the dock (a growing
+        # minimum width made the window re-lay out its docks on each key).
+        self._status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         status_row = QHBoxLayout()
         status_row.setContentsMargins(0, 0, 0, 0)
         status_row.addWidget(self._status, 1)
