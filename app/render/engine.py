@@ -45,7 +45,7 @@ from app.render.fonts import ensure_qt
 from app.render.media_provider import MediaFiles
 from app.script.model import AudioElement, Movie, VideoElement
 from app.script.sources import Source, resolve_src
-from app.script.timeline import Timeline
+from app.script.timeline import ElementSpan, Timeline
 
 #: Fewer frames than this per worker is not worth a process start (~0.5 s each).
 MIN_SEGMENT_FRAMES = 60
@@ -156,22 +156,27 @@ def audio_tracks(
             path, info = media[(i, j)]
             if not info.has_audio:
                 continue
-            span = timeline.element_span(i, j)
-            tracks.append(
-                AudioTrack(
-                    path=path,
-                    start=span.start,
-                    duration=span.end - span.start,
-                    trim_start=element.trim_start,
-                    volume=element.volume,
-                    loop=element.loop,
-                    fade_in=element.fade_in if isinstance(element, AudioElement) else 0.0,
-                    fade_out=element.fade_out if isinstance(element, AudioElement) else 0.0,
-                    end=span.end,
-                    source_duration=info.duration,
-                )
-            )
+            tracks.append(sound_of(element, timeline.element_span(i, j), path, info))
     return tracks
+
+
+def sound_of(
+    element: AudioElement | VideoElement, span: ElementSpan, path: Path, info: MediaInfo
+) -> AudioTrack:
+    """One element's sound on the movie's timeline: the render's mix and the studio's preview
+    both build their tracks here, so they cannot disagree."""
+    return AudioTrack(
+        path=path,
+        start=span.start,
+        duration=span.end - span.start,
+        trim_start=element.trim_start,
+        volume=element.volume,
+        loop=element.loop,
+        fade_in=element.fade_in if isinstance(element, AudioElement) else 0.0,
+        fade_out=element.fade_out if isinstance(element, AudioElement) else 0.0,
+        end=span.end,
+        source_duration=info.duration,
+    )
 
 
 # ---- worker side -------------------------------------------------------------------------------

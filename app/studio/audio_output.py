@@ -32,6 +32,7 @@ from app.media.audio import CHANNELS, SAMPLE_RATE, AnyTrack, AudioArray, AudioTr
 from app.media.cache import MediaCache
 from app.media.errors import MediaError
 from app.media.probe import MediaInfo, probe
+from app.render.engine import sound_of
 from app.script.model import AudioElement, Movie, VideoElement
 from app.script.sources import resolve_src
 from app.script.timeline import Timeline
@@ -130,21 +131,7 @@ def preview_tracks(
                 if isinstance(element, AudioElement):
                     problems.append(SoundProblem(path_text, element.src, "This file has no sound"))
                 continue
-            span = timeline.element_span(i, j)
-            tracks.append(
-                AudioTrack(
-                    path=path,
-                    start=span.start,
-                    duration=span.end - span.start,
-                    trim_start=element.trim_start,
-                    volume=element.volume,
-                    loop=element.loop,
-                    fade_in=element.fade_in if isinstance(element, AudioElement) else 0.0,
-                    fade_out=element.fade_out if isinstance(element, AudioElement) else 0.0,
-                    end=span.end,
-                    source_duration=info.duration,
-                )
-            )
+            tracks.append(sound_of(element, timeline.element_span(i, j), path, info))
     return tracks, problems
 
 
