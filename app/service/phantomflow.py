@@ -31,6 +31,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from app.script.schema import Schema, SchemaError, bundled_schema, set_active_schema
+from app.service.client import ServiceClient
 from app.service.errors import (
     UNEXPECTED_RESPONSE,
     Action,
@@ -40,7 +41,7 @@ from app.service.errors import (
     error_from_transport,
     parse_error,
 )
-from app.service.keys import KeyMode, key_mode, mask_key
+from app.service.keys import KeyMode, key_mode
 from app.service.limits import AccountSnapshot, AccountState, RateLimit
 from app.service.redact import remember_secret
 from app.service.retry import (
@@ -330,7 +331,7 @@ ProgressCallback = Callable[[int, int | None], None]
 JobCallback = Callable[[Job], None]
 
 
-class PhantomFlowClient:
+class PhantomFlowClient(ServiceClient):
     """One server, one key. Use as `async with PhantomFlowClient(...) as client:`."""
 
     def __init__(
@@ -373,26 +374,6 @@ class PhantomFlowClient:
         self.echoes_idempotency_key = False
         # Why the last fetch_schema fell back to a cached or bundled copy (None if it did not).
         self.schema_fallback_reason: ApiError | SchemaError | None = None
-
-    def __repr__(self) -> str:
-        return f"PhantomFlowClient({self.base_url!r}, key={mask_key(self._key)!r})"
-
-    async def __aenter__(self) -> PhantomFlowClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    @property
-    def key_mode(self) -> KeyMode:
-        return key_mode(self._key)
-
-    @property
-    def masked_key(self) -> str:
-        return mask_key(self._key)
 
     @property
     def poll_base_interval(self) -> float:

@@ -45,6 +45,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 
+from app.service.client import ServiceClient
 from app.service.errors import (
     UNEXPECTED_RESPONSE,
     Action,
@@ -55,7 +56,7 @@ from app.service.errors import (
     error_from_transport,
     parse_error,
 )
-from app.service.keys import KeyMode, key_mode, mask_key
+from app.service.keys import KeyMode, key_mode
 from app.service.limits import AccountSnapshot, AccountState
 from app.service.redact import remember_secret
 from app.service.retry import (
@@ -551,7 +552,7 @@ class _Unresent(Exception):
         self.error = error
 
 
-class SketchpenClient:
+class SketchpenClient(ServiceClient):
     """One server, one key. Use as `async with SketchpenClient(url, key) as client:`.
 
     `base_url` is the API base (`https://api.sketchpen.app/api/v1`); a bare origin such as the
@@ -592,26 +593,6 @@ class SketchpenClient:
         )
         #: How many 429 answers (either kind) this client has received; polling slows down.
         self.rate_limited_answers = 0
-
-    def __repr__(self) -> str:
-        return f"SketchpenClient({self.base_url!r}, key={mask_key(self._key)!r})"
-
-    async def __aenter__(self) -> SketchpenClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    @property
-    def key_mode(self) -> KeyMode:
-        return key_mode(self._key)
-
-    @property
-    def masked_key(self) -> str:
-        return mask_key(self._key)
 
     # -- degradation --------------------------------------------------------------------------
 
