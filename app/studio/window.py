@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "Reelsmith"
 #: Bump when the dock set or their meaning changes: older saved layouts are then ignored.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: Preview beside Scenes in the left area
 WELCOME_EXAMPLE = "slideshow"
 
 
@@ -367,8 +367,16 @@ class MainWindow(QMainWindow):
                 dock.show()
             return dock
 
-        place("preview", area.TopDockWidgetArea)
-        place("scenes", area.LeftDockWidgetArea)
+        # Scenes and Preview side by side in the left area (not Preview in the top area over
+        # an empty centre: Qt's dock layout then crept the separator on every relayout).
+        scenes = place("scenes", area.LeftDockWidgetArea)
+        preview = docks.get("preview")
+        if preview is not None:
+            if scenes is not None:
+                self.splitDockWidget(scenes, preview, Qt.Orientation.Horizontal)
+            else:
+                self.addDockWidget(area.LeftDockWidgetArea, preview)
+            preview.show()
         inspector = place("inspector", area.RightDockWidgetArea)
         script, problems, variables = (
             docks.get("script"),

@@ -320,7 +320,7 @@ def test_default_layout_puts_the_docks_where_users_expect(full_window) -> None:
     area = Qt.DockWidgetArea
     expected = {
         "scenes": area.LeftDockWidgetArea,
-        "preview": area.TopDockWidgetArea,
+        "preview": area.LeftDockWidgetArea,  # beside Scenes, to its right
         "inspector": area.RightDockWidgetArea,
         "script": area.RightDockWidgetArea,
         "timeline": area.BottomDockWidgetArea,
@@ -331,6 +331,22 @@ def test_default_layout_puts_the_docks_where_users_expect(full_window) -> None:
     if {"script", "problems"} <= set(full_window.docks):
         tabbed = full_window.tabifiedDockWidgets(full_window.docks["script"])
         assert full_window.docks["problems"] in tabbed
+
+
+def test_the_default_layout_holds_still_while_the_window_relays_out(full_window, qtbot) -> None:
+    """Each keystroke re-lays out the window (status texts change): no dock may creep."""
+    docks = full_window.docks
+    if not {"scenes", "preview"} <= set(docks):
+        pytest.skip("needs the Scenes and Preview docks")
+    scenes, preview = docks["scenes"], docks["preview"]
+    qtbot.wait(50)
+    before = (scenes.geometry(), preview.geometry())
+    assert scenes.geometry().right() < preview.geometry().left()  # side by side
+    assert preview.width() > 2 * scenes.width()  # the preview gets the most room
+    for _ in range(5):
+        full_window.layout().invalidate()
+        qtbot.wait(20)
+    assert (scenes.geometry(), preview.geometry()) == before
 
 
 def test_the_layout_is_remembered_and_reset(qtbot, tmp_path: Path) -> None:
