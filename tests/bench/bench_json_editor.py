@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_validate import generate
-from PySide6.QtCore import QEventLoop, QTimer
+from gui_timing import GapMeter, percentile, pump_until
+from PySide6.QtCore import QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
@@ -48,57 +49,6 @@ from app.studio.json_editor import ScriptEditorPanel
 
 TARGET_MEDIAN_MS = 50.0
 TARGET_GAP_MS = 100.0
-
-
-def pump_until(app: QApplication, condition, timeout: float = 10.0) -> None:
-    """Run the real event loop (it sleeps between events, releasing the GIL, as the studio's
-    does) until `condition()` holds; the condition is checked every 2 ms."""
-    if condition():
-        return
-    loop = QEventLoop()
-    deadline = time.perf_counter() + timeout
-    poll = QTimer()
-    poll.setInterval(2)
-
-    def check() -> None:
-        if condition() or time.perf_counter() > deadline:
-            loop.quit()
-
-    poll.timeout.connect(check)
-    poll.start()
-    loop.exec()
-    poll.stop()
-    if not condition():
-        raise TimeoutError("condition not met")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-class GapMeter:
-    """The longest interval between ticks of a 1 ms timer: how long the GUI thread stalled."""
-
-    def __init__(self) -> None:
-        self.timer = QTimer()
-        self.timer.setInterval(1)
-        self.timer.timeout.connect(self._tick)
-        self.last = 0.0
-        self.gaps: list[float] = []
-
-    def start(self) -> None:
-        self.last = time.perf_counter()
-        self.gaps = []
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.gaps.append((now - self.last) * 1000)
-        self.last = now
 
 
 class GcMeter:
@@ -162,7 +112,7 @@ def main() -> int:
     panel.show()
     app.processEvents()
     opened = (time.perf_counter() - start) * 1000
-    pump_until(app, lambda: panel._validation is not None)
+    pump_until(lambda: panel._validation is not None)
     if gc_tuned:
         from app.studio.main import tune_garbage_collector
 
@@ -219,7 +169,7 @@ def main() -> int:
         QTest.keyClicks(editor, char)
         key_work.append((time.perf_counter() - before) * 1000)
         revision = document.revision
-        pump_until(app, lambda revision=revision: revision in landed)
+        pump_until(lambda revision=revision: revision in landed)
         latencies.append((landed[revision] - before) * 1000)
         assert len(editor.marks) >= 50, "underlines went missing"
     median, p95 = statistics.median(latencies), percentile(latencies, 95)
@@ -261,7 +211,7 @@ def main() -> int:
     typing_timer.timeout.connect(type_one)
     meter.start()
     typing_timer.start()
-    pump_until(app, lambda: not keys and document.revision in landed, timeout=30)
+    pump_until(lambda: not keys and document.revision in landed, timeout=30)
     meter.stop()
     per_key = [(landed[r] - t) * 1000 for r, t in typed.items() if r in landed]
     worst_gap = max(meter.gaps)

@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from gui_timing import GapMeter, percentile, pump_until  # noqa: E402 (after the platform choice)
 
 TARGET_START_S = 1.5
 TARGET_KEY_MS = 50.0
@@ -76,55 +77,6 @@ def measure_startup(home: Path, runs: int = 5) -> list[float]:
         docks = line.split(" ", 2)[2]
     print(f"docks: {docks}")
     return times
-
-
-def pump_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    if condition():
-        return
-    loop = QEventLoop()
-    deadline = time.perf_counter() + timeout
-    poll = QTimer()
-    poll.setInterval(2)
-    poll.timeout.connect(lambda: (condition() or time.perf_counter() > deadline) and loop.quit())
-    poll.start()
-    loop.exec()
-    poll.stop()
-    if not condition():
-        raise TimeoutError("condition not met")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-class GapMeter:
-    """The longest interval between ticks of a 1 ms timer: how long the GUI thread stalled."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.timer = QTimer()
-        self.timer.setInterval(1)
-        self.timer.timeout.connect(self._tick)
-        self.last = 0.0
-        self.gaps: list[float] = []
-
-    def start(self) -> None:
-        self.last = time.perf_counter()
-        self.gaps = []
-        self.timer.start()
-
-    def stop(self) -> float:
-        self.timer.stop()
-        return max(self.gaps)
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.gaps.append((now - self.last) * 1000)
-        self.last = now
 
 
 def measure_editing(home: Path) -> tuple[float, float, float]:
