@@ -141,30 +141,29 @@ def _request_id() -> str:
     return f"{_REQUEST_PREFIX}{next(_request_numbers):016x}"
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, or 413 INVALID_REQUEST when it is larger than `limit`.
-
-    An oversized body is still drained (not stored) so the client reads our answer instead of a
-    connection reset.
-    """
-    too_large = ApiError(
-        413,
-        "INVALID_REQUEST",
-        f"Request body is larger than the {limit // (1024 * 1024)} MiB limit",
-    )
-    declared = request.headers.get("content-length")
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit`. An oversized body is still drained
+    (not stored) so the client reads our answer instead of a connection reset."""
     chunks: list[bytes] = []
     size = 0
-    over = declared is not None and declared.isdigit() and int(declared) > limit
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            over = True
-        if not over:
+        if size <= limit:
             chunks.append(chunk)
-    if over:
-        raise too_large
-    return b"".join(chunks)
+    return b"".join(chunks) if size <= limit else None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or 413 INVALID_REQUEST when it is (or says it is) larger than `limit`."""
+    declared = request.headers.get("content-length")
+    body = await read_limited(request, limit)
+    if body is None or (declared is not None and declared.isdigit() and int(declared) > limit):
+        raise ApiError(
+            413,
+            "INVALID_REQUEST",
+            f"Request body is larger than the {limit // (1024 * 1024)} MiB limit",
+        )
+    return body
 
 
 def _no_constants(name: str) -> Any:

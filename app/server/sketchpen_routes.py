@@ -31,7 +31,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from app.server import drafting
-from app.server.api import Service, parse_json
+from app.server.api import Service, parse_json, read_limited
 from app.server.config import ServiceConfig
 from app.server.limits import FixedWindowLimiter
 from app.server.sketchpen_pipeline import DraftRunner
@@ -177,22 +177,14 @@ SHandler = Callable[[SCtx], Response]
 
 
 async def _read(request: Request, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    over = False
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            over = True
-        if not over:
-            chunks.append(chunk)
-    if over:
+    body = await read_limited(request, limit)
+    if body is None:
         raise SketchError(
             400,
             "BAD_REQUEST",
             f"Request body is larger than the {limit // (1024 * 1024)} MiB limit",
         )
-    return b"".join(chunks)
+    return body
 
 
 def _finish(response: Response, request_id: str) -> Response:

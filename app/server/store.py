@@ -17,20 +17,20 @@ Why it looks like this:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 import secrets
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from app.server.database import Database
 
 LIVE_PREFIX = "ve_live_"
 TEST_PREFIX = "ve_test_"
@@ -314,63 +314,16 @@ def _account(row: sqlite3.Row) -> Account:
     )
 
 
-class Store:
+class Store(Database):
     """Thread-safe access to the service database (one SQLite connection per thread)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        super().__init__(path, _SCHEMA)
         conn = self._conn()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
         # Every job column but the script (up to the body limit in size): what status reads and
         # listings need. From the table itself, so a column added later is never left out.
         columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)") if row[1] != "script"]
         self._job_summary = ", ".join([*columns, "'' AS script"])
-
-    # -- connections and transactions ---------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise RuntimeError("the store is closed")
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the database's write lock up front (serialises
-        every credit movement) and commits or rolls back as a whole."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            for conn in self._connections:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._connections.clear()
 
     # -- accounts and keys ----------------------------------------------------------------------
 
