@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.service.redact import redact
+from app.redact import redact
 
 RAW_EXCERPT_CHARS = 500
 

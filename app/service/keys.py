@@ -8,7 +8,6 @@ keychain) gets a `KeyringUnavailable` error value that tells the user what to do
 from __future__ import annotations
 
 import json
-import logging
 from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,8 +16,14 @@ import keyring
 import keyring.backend
 import keyring.errors
 
+from app.redact import (
+    RedactingFilter,
+    forget_secrets,
+    install_log_redaction,
+    redact,
+    remember_secret,
+)
 from app.service.errors import Action, ApiError, Category
-from app.service.redact import forget_secrets, redact, remember_secret
 
 SERVICE_PREFIX = "Reelsmith"
 KEY_USERNAME = "api-key"
@@ -138,39 +143,6 @@ class KeyStore:
 def _scrubbed(exc: BaseException) -> RuntimeError:
     """A stand-in cause whose text is redacted: backend messages may echo the password."""
     return RuntimeError(redact(f"{type(exc).__name__}: {exc}"))
-
-
-class RedactingFilter(logging.Filter):
-    """Redacts key-like strings from a record's message, arguments, exception and stack text.
-
-    Attach it to *handlers* (`install_log_redaction`): a logger's own filters do not see records
-    that propagate from child loggers.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
-
-
-def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Add one `RedactingFilter` to every handler of `logger` (the root logger by default)."""
-    target = logger or logging.getLogger()
-    redactor = RedactingFilter()
-    for handler in target.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(redactor)
-    return redactor
 
 
 __all__ = [

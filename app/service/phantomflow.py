@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from app.redact import remember_secret
 from app.script.schema import Schema, SchemaError, bundled_schema, set_active_schema
 from app.service.client import ServiceClient
 from app.service.errors import (
@@ -43,7 +44,6 @@ from app.service.errors import (
 )
 from app.service.keys import KeyMode, key_mode
 from app.service.limits import AccountSnapshot, AccountState, RateLimit
-from app.service.redact import remember_secret
 from app.service.retry import (
     OnWait,
     RequestKind,

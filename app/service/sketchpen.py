@@ -45,6 +45,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 
+from app.redact import remember_secret
 from app.service.client import ServiceClient
 from app.service.errors import (
     UNEXPECTED_RESPONSE,
@@ -58,7 +59,6 @@ from app.service.errors import (
 )
 from app.service.keys import KeyMode, key_mode
 from app.service.limits import AccountSnapshot, AccountState
-from app.service.redact import remember_secret
 from app.service.retry import (
     OnWait,
     RequestKind,

@@ -12,6 +12,7 @@ import keyring.backends.fail
 import keyring.errors
 import pytest
 
+from app.redact import forget_secrets, redact
 from app.service.errors import Action, Category
 from app.service.keys import (
     KeyMode,
@@ -23,7 +24,6 @@ from app.service.keys import (
     mask_key,
     service_name,
 )
-from app.service.redact import forget_secrets, redact
 
 LIVE = "ve_live_0123456789abcdef0123456789abcdef"
 TEST = "ve_test_fedcba9876543210fedcba9876543210"

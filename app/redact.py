@@ -1,11 +1,12 @@
 """Scrubbing secrets out of text before it reaches a log, an exception or the clipboard.
 
-Lives apart from `keys.py` (which needs the keyring) so that `errors.py` can redact every message
-it builds without importing the keyring machinery.
+Lives apart from `service/keys.py` (which needs the keyring) and below every layer, so that the
+client's errors and the local service's logs (`server/serve.py`) redact with the same rules.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 
@@ -55,3 +56,36 @@ def redact(text: str) -> str:
         else:
             text = pattern.sub(REDACTED, text)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts key-like strings from a record's message, arguments, exception and stack text.
+
+    Attach it to *handlers* (`install_log_redaction`): a logger's own filters do not see records
+    that propagate from child loggers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
+    """Add one `RedactingFilter` to every handler of `logger` (the root logger by default)."""
+    target = logger or logging.getLogger()
+    redactor = RedactingFilter()
+    for handler in target.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redactor)
+    return redactor
