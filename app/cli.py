@@ -366,7 +366,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 as_json=args.json,
             )
-        return run(host=args.host, port=args.port, data=data)
+        return run(
+            host=args.host, port=args.port, data=data, stall_warning_ms=args.stall_warning_ms
+        )
     except ServeError as exc:
         raise CliError(str(exc)) from None
 
@@ -444,6 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=48213, help="port (default 48213; 0 = any)")
     serve.add_argument("--data", metavar="DIR", help="the service's data folder")
+    serve.add_argument(
+        "--stall-warning-ms",
+        type=float,
+        default=100.0,
+        metavar="MS",
+        help="log a warning when the event loop is blocked longer than this (default 100; 0 off)",
+    )
     serve.set_defaults(func=_cmd_serve, serve_command=None)
     serve_sub = serve.add_subparsers(dest="serve_command", metavar="ACTION", parser_class=_Parser)
     account = serve_sub.add_parser(

@@ -9,6 +9,8 @@ envelope; unexpected exceptions become INTERNAL_ERROR without a traceback.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +24,7 @@ from starlette.responses import Response
 from app.server import phantomflow_routes, sketchpen_routes
 from app.server.api import REQUEST_ID_HEADER, Service, error_response, internal_error
 from app.server.config import ServiceConfig
+from app.server.stallwatch import StallStats, watch_stalls
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +60,25 @@ def create_app(config: ServiceConfig) -> Starlette:
     service = Service.open(config)
     service.extras["schema"] = phantomflow_routes.schema_document()
     sketchpen = sketchpen_routes.Sketchpen.open(config)
+    stalls = StallStats()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service.start()
         sketchpen.start()
+        threshold = config.stall_warning_seconds
+        watch = (
+            asyncio.get_running_loop().create_task(watch_stalls(threshold, stalls))
+            if threshold
+            else None
+        )
         try:
             yield
         finally:
+            if watch is not None:  # before stopping: the runner's stop blocks the loop
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
             sketchpen.stop()
             service.stop()
 

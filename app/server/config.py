@@ -41,6 +41,9 @@ class ServiceConfig:
     create_default_account: bool = True
     default_plan: str = "pro"
     default_credits: int = 1000
+    #: A warning is logged when the event loop could not run for longer than this (seconds):
+    #: see `stallwatch.py`. None: not watched.
+    stall_warning_seconds: float | None = 0.1
     #: When set, render slots wait for this event before taking a queued job (jobs stay queued).
     start_gate: threading.Event | None = None
     #: When set, a job that has entered `rendering` waits for this event before the engine runs.

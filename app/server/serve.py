@@ -3,12 +3,15 @@
 The first line printed is the service URL (flushed at once, so a parent process can read it);
 with `--port 0` it names the port the OS picked. Ctrl-C shuts down cleanly: requests in flight
 finish, running jobs are failed and refunded as `jobs.py` documents, the database is closed.
+The service's own messages (failed jobs, unexpected errors, event-loop stalls) go to stderr with
+time and level, API keys redacted; uvicorn's access log goes to stdout after the first lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -34,17 +37,34 @@ def run(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     data: Path | None = None,
+    stall_warning_ms: float = 100.0,
     out: TextIO = sys.stdout,
+    err: TextIO | None = None,
 ) -> int:
-    """Serve until SIGINT/SIGTERM; returns the exit code."""
+    """Serve until SIGINT/SIGTERM; returns the exit code.
+
+    `stall_warning_ms`: log a warning whenever the event loop could not run for longer than
+    this (`stallwatch.py`); 0 turns the watch off."""
     from app.server.jobs import prepare_rendering
     from app.server.runner import bind_socket, make_server, url_of
 
-    config = ServiceConfig(data_dir=data or default_data_dir(), host=host, port=port)
+    if stall_warning_ms < 0:
+        raise ServeError(
+            f"--stall-warning-ms must be 0 (off) or positive, not {stall_warning_ms:g}"
+        )
+    config = ServiceConfig(
+        data_dir=data or default_data_dir(),
+        host=host,
+        port=port,
+        stall_warning_seconds=stall_warning_ms / 1000.0 or None,
+    )
     try:
         sock = bind_socket(host, port)
     except OSError as exc:
         raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    logger = logging.getLogger("app")
+    level = logger.level
+    handler = _log_to(err or sys.stderr)
     try:
         from app.server.app import create_app
 
@@ -60,7 +80,22 @@ def run(
             server.run(sockets=[sock])
     finally:
         sock.close()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     return 0
+
+
+def _log_to(stream: TextIO) -> logging.Handler:
+    """The `app` loggers (INFO and up) to `stream` with time and level, API keys redacted."""
+    from app.redact import RedactingFilter
+
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("app")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
 
 
 def create_account(

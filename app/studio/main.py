@@ -25,6 +25,8 @@ from app.paths import log_dir
 log = logging.getLogger("app.studio")
 
 LOG_FILE = "studio.log"
+#: The embedded service logs event-loop stalls longer than this (see `server/stallwatch.py`).
+EMBEDDED_STALL_WARNING_SECONDS = 1.0
 
 
 def setup_logging(folder: Path | None = None) -> Path:
@@ -83,7 +85,14 @@ class LocalService:
         from app.server.serve import default_data_dir
 
         port = DEFAULT_PORT if self.port is None else self.port
-        config = ServiceConfig(data_dir=default_data_dir(), host=DEFAULT_HOST, port=port)
+        # The service shares this process (and its GIL) with the GUI, whose own long steps
+        # (opening a large file, building thumbnails) would read as stalls at the 0.1 s default.
+        config = ServiceConfig(
+            data_dir=default_data_dir(),
+            host=DEFAULT_HOST,
+            port=port,
+            stall_warning_seconds=EMBEDDED_STALL_WARNING_SECONDS,
+        )
         if port:
             try:  # never open the database twice: another studio may already serve it
                 bind_socket(DEFAULT_HOST, port).close()

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,12 +21,14 @@ from tests.integration.server.conftest import Running, tiny_script
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def start_serve(data: Path) -> tuple[subprocess.Popen[str], str]:
+def start_serve(
+    data: Path, *extra: str, stderr: Any = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", "0", "--data", str(data)],
+        [sys.executable, "-m", "app", "serve", "--port", "0", "--data", str(data), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         text=True,
         start_new_session=True,
     )
@@ -78,6 +81,40 @@ def test_serve_prints_url_creates_default_account_and_stops_on_ctrl_c(tmp_path: 
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_serve_warns_when_its_event_loop_is_blocked(tmp_path: Path) -> None:
+    # The whole process stopped for 0.4 s (SIGSTOP … SIGCONT): the loop could not run, and the
+    # warning on stderr says so, with the time it began and how long, keys never shown.
+    log_path = tmp_path / "serve.err"
+    with open(log_path, "w") as err:
+        process, url = start_serve(tmp_path / "data", "--stall-warning-ms", "150", stderr=err)
+    try:
+        wait_ready(url)
+        time.sleep(0.3)  # start-up is over: nothing has been reported yet
+        assert "event loop was blocked" not in log_path.read_text()
+        os.kill(process.pid, signal.SIGSTOP)
+        time.sleep(0.4)
+        os.kill(process.pid, signal.SIGCONT)
+        assert httpx.get(url + "/api/render/schema", timeout=10).status_code == 200
+        deadline = time.monotonic() + 10
+        while "event loop was blocked" not in log_path.read_text():
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    lines = [line for line in log_path.read_text().splitlines() if "blocked" in line]
+    assert all(
+        " WARNING app.server.stallwatch: the event loop was blocked for " in x for x in lines
+    )
+    blocked_ms = max(int(x.split("blocked for ", 1)[1].split(" ms", 1)[0]) for x in lines)
+    assert 350 <= blocked_ms < 5000, lines
+    live_key = json.loads((tmp_path / "data" / "default-account.json").read_text())["live_key"]
+    assert live_key not in log_path.read_text()
 
 
 def test_crash_mid_render_is_reconciled_on_the_next_start(
