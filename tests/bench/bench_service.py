@@ -1,9 +1,10 @@
 """Benchmark: the local render service under load (job-status polling and submissions).
 
     .venv/bin/python tests/bench/bench_service.py [--duration 10] [--concurrency 16]
-        [--client httpx|raw] [--rate REQUESTS_PER_S]
+        [--client raw|httpx] [--rate REQUESTS_PER_S] [--slow-ms MS]
 
-Starts a real service as a separate process (`python -m app serve --port 0 --data TMP`), so the
+Starts a real service as a separate process (`python -m app serve --port 0 --data TMP
+--stall-warning-ms 20`), so the
 load generator never shares a GIL with the server, on 127.0.0.1 only, over a temporary data
 folder with one Enterprise account (`serve create-account`: huge rate limit, credits and
 concurrency, so no 429/402 ever interferes). Everything the benchmark creates (server process
@@ -14,14 +15,15 @@ Phases (each prints requests/s and p50/p90/p99 latency as seen by the client):
 0. Idle baseline: a few seconds of the polling mix with no job rendering (for comparison).
 1. Polling while renders run: `--render-jobs` real renders (320×180, 30 fps, 60 s of video,
    a few seconds of CPU each) are queued behind the service's single render slot, so one is
-   rendering through the whole measurement; then `--concurrency` async httpx workers (one
+   rendering through the whole measurement; then `--concurrency` async workers (one
    connection each) hammer `GET /api/jobs/{id}` (round-robin over the render jobs) with every
    5th request a `GET /api/jobs?status=queued,rendering`, for `--duration` seconds or
    `--max-requests` requests. Target: >= 200 requests/s and p99 <= 50 ms, no errors.
    By default the pollers run flat out (closed loop); `--rate` paces them on a fixed schedule
-   (latency then counts from the scheduled send time). `--client raw` polls over plain asyncio
-   streams instead of httpx: httpx costs ~1.2 ms of client CPU per request, so 16 flat-out
-   httpx pollers saturate a core of their own and measure mostly their own queueing.
+   (latency then counts from the scheduled send time). The pollers speak HTTP/1.1 over plain
+   asyncio streams (`--client raw`, the default); `--client httpx` uses httpx, which costs
+   ~1.2 ms of client CPU per request, so 16 flat-out httpx pollers saturate a core of their
+   own and measure mostly their own queueing.
    `--slow-ms 50` lists the slow requests of this phase in bursts, next to the job status
    changes the pollers saw around them.
 2. Submissions: `--submissions` POST /api/render of a tiny valid script (live key, so the full
@@ -33,7 +35,12 @@ Phases (each prints requests/s and p50/p90/p99 latency as seen by the client):
    get slower as queued jobs pile up?).
 
 Client-side latency includes the client's own event-loop time; the machine's cores are shared
-by client, server and render workers (see the machine facts printed at the top).
+by client, server and render workers (see the machine facts printed at the top). So every phase
+also reports the event-loop stalls over 20 ms of both sides — the server's from its stall
+watch's warnings (`app/server/stallwatch.py`), the load generator's from the same watch run
+here — and, of the requests over 50 ms, how many were in flight during a server stall, during a
+load-generator stall (the request was sent late, or its answer read late, because this process
+could not run), or during neither. The verdict itself counts every request as measured.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import platform
 import shlex
@@ -59,11 +67,14 @@ from typing import Any
 
 import httpx
 
+from app.server.stallwatch import StallStats, watch_stalls
+
 ROOT = Path(__file__).resolve().parents[2]
 POLL_TARGET_RPS = 200.0
 POLL_TARGET_P99_MS = 50.0
 SEQUENTIAL_REQUESTS = 30
 LIST_EVERY = 5  # every 5th polling request is the status-filtered list
+STALL_MS = 20.0  # event-loop stalls longer than this are reported (server and load generator)
 
 
 # -- scripts ----------------------------------------------------------------------------------
@@ -154,6 +165,11 @@ class Sample:
     changes: list[tuple[float, str]] = field(default_factory=list)
     last_status: dict[str, str] = field(default_factory=dict)
     load_before: float = float("nan")  # 1-minute load average when the phase began
+    wall: tuple[float, float] = (0.0, 0.0)  # wall-clock start and end of the phase
+    # Event-loop stalls longer than STALL_MS during the phase, as (wall-clock start, seconds):
+    # the server's (its stall watch's warnings) and this load generator's own (the same watch).
+    server_stalls: list[tuple[float, float]] = field(default_factory=list)
+    client_stalls: list[tuple[float, float]] = field(default_factory=list)
 
     def add(self, kind: str, seconds: float, code: str) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
@@ -201,6 +217,8 @@ class ServiceProcess:
             "0",
             "--data",
             str(data),
+            "--stall-warning-ms",
+            f"{STALL_MS:g}",
         ]
         self.log_path = data.parent / "serve.log"
         self.err_path = data.parent / "serve.err"
@@ -263,6 +281,27 @@ class ServiceProcess:
                     return self.url
             time.sleep(0.05)
         raise RuntimeError("the service did not answer")
+
+    def stalls(self, since: float, until: float) -> list[tuple[float, float]]:
+        """The server's event-loop stalls (wall-clock start, seconds) that overlap [since,
+        until], from its stall watch's warnings on stderr ("<date> <time>,<ms> WARNING
+        app.server.stallwatch: the event loop was blocked for N ms from …", logged at its end)."""
+        found = []
+        with contextlib.suppress(OSError):
+            for line in self.err_path.read_text(errors="replace").splitlines():
+                if "event loop was blocked for " not in line:
+                    continue
+                try:
+                    stamp, millis = line[:23].split(",")
+                    ended = time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
+                    ended += int(millis) / 1000
+                    ms = float(line.split("blocked for ", 1)[1].split(" ms", 1)[0])
+                except (ValueError, IndexError):
+                    continue
+                began = ended - ms / 1000
+                if began <= until and ended >= since:
+                    found.append((began, ms / 1000))
+        return found
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the server process itself (render workers not included)."""
@@ -404,8 +443,18 @@ async def poll_phase(
                     sample.changes.append((time.time(), f"{job['status']} {job['job_id'][:8]}"))
                 sample.last_status[job["job_id"]] = job["status"]
 
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    # This process's own stalls: a request due while the load generator could not run is
+    # late by that much, whoever answers it (see `attribution`).
+    stalls = StallStats()
+    watch = asyncio.get_running_loop().create_task(watch_stalls(STALL_MS / 1000, stalls))
+    try:
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
     sample.elapsed = time.perf_counter() - began
+    sample.client_stalls = list(stalls.recent)
     return sample
 
 
@@ -486,9 +535,13 @@ def report_slow(sample: Sample, slow: float, near: float = 0.5) -> None:
         first, last = burst[0][0], burst[-1][0]
         seen = [name for at, name in sample.changes if first - near <= at <= last + near]
         close += bool(seen)
+        end = max(at + latency for at, latency in burst)
+        server = overlapping(first, end - first, sample.server_stalls) * 1000
+        client = overlapping(first, end - first, sample.client_stalls) * 1000
         print(
             f"    burst at +{first - began:6.2f} s: {len(burst)} requests over "
             f"{(last - first) * 1000:4.0f} ms, worst {max(x[1] for x in burst) * 1000:6.1f} ms; "
+            f"stalls meanwhile: server {server:.0f} ms, load generator {client:.0f} ms; "
             f"job changes within {near:g} s: {', '.join(seen) or 'none'}"
         )
     # The part of the phase within `near` of some change (merged intervals).
@@ -530,8 +583,11 @@ def cpu_line(sample: Sample) -> str:
     )
 
 
-async def measured(coro: Any, server_cpu: Any) -> Any:
-    """Await a phase and attach the CPU the server and this process spent during it."""
+async def measured(coro: Any, service: ServiceProcess) -> Any:
+    """Await a phase and attach the CPU the server and this process spent during it, and the
+    server's event-loop stalls."""
+    server_cpu = service.cpu_seconds
+    wall0 = time.time()
     server0, client0, machine0 = server_cpu(), time.process_time(), machine_ticks()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     result = await coro
@@ -542,7 +598,47 @@ async def measured(coro: Any, server_cpu: Any) -> Any:
     if machine1[1] > machine0[1]:
         sample.machine_busy = 100.0 * (machine1[0] - machine0[0]) / (machine1[1] - machine0[1])
     sample.load_before = load
+    sample.wall = (wall0, time.time())
+    await asyncio.sleep(0.2)  # a stall is logged when it ends
+    sample.server_stalls = service.stalls(*sample.wall)
     return result
+
+
+def overlapping(at: float, seconds: float, stalls: list[tuple[float, float]]) -> float:
+    """How long the stalls overlapping [at, at + seconds] lasted in all (0 if none)."""
+    return sum(length for began, length in stalls if began <= at + seconds and began + length >= at)
+
+
+def stall_line(sample: Sample) -> str:
+    def summary(stalls: list[tuple[float, float]]) -> str:
+        if not stalls:
+            return "none"
+        worst = max(length for _, length in stalls) * 1000
+        total = sum(length for _, length in stalls) * 1000
+        return f"{len(stalls)} (worst {worst:.0f} ms, {total:.0f} ms in all)"
+
+    return (
+        f"  event-loop stalls > {STALL_MS:g} ms: server {summary(sample.server_stalls)}; "
+        f"load generator {summary(sample.client_stalls)}"
+    )
+
+
+def attribution(sample: Sample, slow: float) -> str:
+    """Which requests slower than `slow` were in flight during a server stall, during a stall
+    of the load generator itself (due while it could not run: late before they were sent, or
+    answered while it could not read), or during neither."""
+    slow_ones = [(at, latency) for at, latency in sample.timeline if latency > slow]
+    server = sum(1 for at, lat in slow_ones if overlapping(at, lat, sample.server_stalls))
+    client = sum(1 for at, lat in slow_ones if overlapping(at, lat, sample.client_stalls))
+    neither = sum(
+        1
+        for at, lat in slow_ones
+        if not overlapping(at, lat, sample.server_stalls + sample.client_stalls)
+    )
+    return (
+        f"  requests over {slow * 1000:.0f} ms: {len(slow_ones)}; in flight during a server "
+        f"stall: {server}, during a load-generator stall: {client}, during neither: {neither}"
+    )
 
 
 def report_poll(title: str, sample: Sample) -> tuple[float, float]:
@@ -553,13 +649,15 @@ def report_poll(title: str, sample: Sample) -> tuple[float, float]:
     print(describe("all polling requests", everything, sample.elapsed))
     print(f"  responses: {dict(sample.codes)}  elapsed: {sample.elapsed:.2f} s")
     print(cpu_line(sample))
+    print(stall_line(sample))
+    print(attribution(sample, POLL_TARGET_P99_MS / 1000))
     if sample.statuses_seen:
         print(f"  job statuses seen by GET /api/jobs/{{id}}: {dict(sample.statuses_seen)}")
     return sample.count / sample.elapsed, percentile(everything, 99) * 1000
 
 
 async def run_benchmark(
-    args: argparse.Namespace, base: str, account: dict[str, Any], server_cpu: Any
+    args: argparse.Namespace, base: str, account: dict[str, Any], service: ServiceProcess
 ) -> bool:
     key = account["live_key"]
     limits = httpx.Limits(
@@ -604,7 +702,7 @@ async def run_benchmark(
                 raw=args.client == "raw",
                 rate=args.rate,
             ),
-            server_cpu,
+            service,
         )
         report_poll(
             f"\n[0] idle, concurrent: no job rendering ({args.concurrency} connections, "
@@ -641,7 +739,7 @@ async def run_benchmark(
                 raw=args.client == "raw",
                 rate=args.rate,
             ),
-            server_cpu,
+            service,
         )
         rps, p99 = report_poll(
             f"\n[1] polling while renders run: {args.render_jobs} render jobs queued "
@@ -675,7 +773,7 @@ async def run_benchmark(
             submit_phase(
                 client, base, key, total=args.submissions, concurrency=args.submit_concurrency
             ),
-            server_cpu,
+            service,
         )
         print(describe("POST /api/render", sub.all(), sub.elapsed))
         quarter = max(1, len(ordered) // 4)
@@ -688,6 +786,7 @@ async def run_benchmark(
             f"=> {sub.count / sub.elapsed:.1f} submissions/s"
         )
         print(cpu_line(sub))
+        print(stall_line(sub))
         still = (
             await client.get(base + "/api/jobs", params={"status": "rendering"}, headers=headers)
         ).json()["jobs"]
@@ -746,8 +845,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--client",
         choices=("httpx", "raw"),
-        default="httpx",
-        help="polling load generator: httpx, or raw asyncio streams (much less client CPU)",
+        default="raw",
+        help="polling load generator: raw asyncio streams (default: ~10x less client CPU per "
+        "request), or httpx (measures mostly its own CPU when 16 run flat out)",
     )
     parser.add_argument("--render-jobs", type=int, default=14, help="background renders")
     parser.add_argument("--submissions", type=int, default=200)
@@ -755,8 +855,44 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+OWN_SESSION_ENV = "REELSMITH_BENCH_OWN_SESSION"
+
+
+def rerun_in_own_session() -> int | None:
+    """Linux: run this benchmark again as the leader of a new session and return its exit code;
+    None when this process is to run it (already a session leader, or not Linux).
+
+    With autogroup scheduling (Linux's default for desktops), each session gets a fair share of
+    the CPU as a whole, however many processes it runs. The server runs in a session of its own
+    (see `ServiceProcess.start`); so does the load generator, or it shares one share of the CPU
+    with whatever else runs in the terminal's session, and measures its own waits for a CPU as
+    late answers. Ctrl-C and SIGTERM are passed on, so the child still cleans up."""
+    if not sys.platform.startswith("linux") or os.environ.get(OWN_SESSION_ENV):
+        return None
+    if os.getsid(0) == os.getpid():
+        return None
+    child = subprocess.Popen(
+        [sys.executable, *sys.argv],
+        env={**os.environ, OWN_SESSION_ENV: "1"},
+        start_new_session=True,
+    )
+
+    def forward(signum: int, frame: Any) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGINT)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return child.wait()
+
+
 def main() -> int:
     args = parse_args()
+    code = rerun_in_own_session()
+    if code is not None:
+        return code
+    # This process's own stalls are reported per phase, not logged as they happen.
+    logging.getLogger("app.server.stallwatch").setLevel(logging.ERROR)
     command = shlex.join([Path(sys.executable).name, *sys.argv])
     work = Path(tempfile.mkdtemp(prefix="reelsmith-bench-service-"))
     env = {**os.environ, "REELSMITH_HOME": str(work / "home")}
@@ -775,7 +911,7 @@ def main() -> int:
         account = service.create_account()
         base = service.url or service.start()
         print(f"service:  {base} (data folder {work})")
-        ok = asyncio.run(run_benchmark(args, base, account, service.cpu_seconds))
+        ok = asyncio.run(run_benchmark(args, base, account, service))
     except KeyboardInterrupt:
         print("\ninterrupted: cleaning up", file=sys.stderr)
         return 130
