@@ -13,12 +13,19 @@ import threading
 REDACTED = "[redacted]"
 
 # Vendor key shapes (PhantomFlow ve_live_/ve_test_, Sketchpen sk_live_/sk_test_), webhook secrets
-# (pfwh_, whsec_), and anything sent as an x-api-key header value or "api_key=" parameter.
+# (pfwh_, whsec_), anything sent as an x-api-key header value or "api_key=" parameter, and the
+# credentials a URL can carry (a user-supplied callback URL is logged when its delivery fails):
+# the password of `scheme://user:password@host`, and token-like query parameters.
 _SECRET_PATTERNS = (
     re.compile(r"\b(?:ve|sk)_(?:live|test)_[A-Za-z0-9_\-]{4,}"),
     re.compile(r"\b(?:pfwh|whsec)_[A-Za-z0-9]{8,}"),
     re.compile(
         r"(?i)((?:x-api-key|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)([^\s\"',;}&]{4,})",
+    ),
+    re.compile(r"(://[^\s/@:]+:)([^\s/@]+)(?=@)"),
+    re.compile(
+        r"(?i)([?&](?:access_token|auth|code|key|password|secret|sig|signature|token)=)"
+        r"([^&#\s]+)"
     ),
 )
 

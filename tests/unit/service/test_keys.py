@@ -172,6 +172,17 @@ def test_log_filter_redacts_message_args_and_exceptions() -> None:
     assert "pfwh_5c0d" not in text and "sk_live_abcd1234" not in text
 
 
+def test_credentials_in_urls_are_redacted() -> None:
+    text = redact(
+        "callback to https://hook:s3cr3t-pass@example.com/cb?job=7&token=abc123XYZ&sig=ff00 failed"
+    )
+    assert "s3cr3t-pass" not in text and "abc123XYZ" not in text and "ff00" not in text
+    assert "https://hook:[redacted]@example.com/cb?job=7&token=[redacted]&sig=[redacted]" in text
+    # Ordinary URLs and query parameters are left alone.
+    plain = "GET https://cdn.example.com/a.mp4?width=320&t=5 from http://127.0.0.1:8000/x"
+    assert redact(plain) == plain
+
+
 def test_filter_is_attached_once_per_handler() -> None:
     logger = logging.getLogger("reelsmith.test.once")
     logger.handlers = [logging.NullHandler()]
