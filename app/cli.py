@@ -451,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=100.0,
         metavar="MS",
-        help="log a warning when the event loop is blocked longer than this (default 100; 0 off)",
+        help="log a warning when the event loop is blocked longer than this, measured to a "
+        "quarter of it (default 100; 0 off)",
     )
     serve.set_defaults(func=_cmd_serve, serve_command=None)
     serve_sub = serve.add_subparsers(dest="serve_command", metavar="ACTION", parser_class=_Parser)

@@ -75,12 +75,14 @@ def create_app(config: ServiceConfig) -> Starlette:
         try:
             yield
         finally:
-            if watch is not None:  # before stopping: the runner's stop blocks the loop
-                watch.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watch
-            sketchpen.stop()
-            service.stop()
+            try:
+                if watch is not None:  # before stopping: the runner's stop blocks the loop
+                    watch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watch
+            finally:
+                sketchpen.stop()
+                service.stop()
 
     app = Starlette(
         routes=phantomflow_routes.routes() + sketchpen_routes.routes(),

@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.server.stallwatch import check_threshold
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 48213
 #: Request bodies above this get 413 INVALID_REQUEST (spec §0).
@@ -75,6 +77,10 @@ class ServiceConfig:
     #: illustration fails in `visualising`: every failure path is reachable. Mutable.
     sketchpen_fail_stages: set[str] = field(default_factory=set)
     sketchpen_fail_images: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.stall_warning_seconds is not None:
+            check_threshold(self.stall_warning_seconds)
 
     @property
     def db_path(self) -> Path:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -48,9 +50,9 @@ def run(
     from app.server.jobs import prepare_rendering
     from app.server.runner import bind_socket, make_server, url_of
 
-    if stall_warning_ms < 0:
+    if not (math.isfinite(stall_warning_ms) and stall_warning_ms >= 0):
         raise ServeError(
-            f"--stall-warning-ms must be 0 (off) or positive, not {stall_warning_ms:g}"
+            f"--stall-warning-ms must be 0 (off) or a positive number, not {stall_warning_ms:g}"
         )
     config = ServiceConfig(
         data_dir=data or default_data_dir(),
@@ -85,12 +87,20 @@ def run(
     return 0
 
 
+class _LogFormatter(logging.Formatter):
+    """Times as ISO 8601 with milliseconds and the UTC offset (2026-11-23T05:11:12.079+01:00):
+    unambiguous when the clocks go back, and readable by `datetime.fromisoformat`."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat("T", "milliseconds")
+
+
 def _log_to(stream: TextIO) -> logging.Handler:
     """The `app` loggers (INFO and up) to `stream` with time and level, API keys redacted."""
     from app.redact import RedactingFilter
 
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     logger = logging.getLogger("app")
     logger.addHandler(handler)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,15 +45,28 @@ class StallStats:
         self.recent.append((began, seconds))
 
 
+def check_threshold(threshold: float) -> float:
+    """`threshold` if it is a positive, finite number of seconds; ValueError otherwise."""
+    if not (math.isfinite(threshold) and threshold > 0):
+        raise ValueError(
+            f"the stall threshold must be a positive number of seconds, not {threshold}"
+        )
+    return threshold
+
+
+def tick_for(threshold: float) -> float:
+    """How often the watch ticks for `threshold`: a quarter of it, within the bounds above."""
+    return min(max(check_threshold(threshold) / 4, MIN_TICK_SECONDS), MAX_TICK_SECONDS)
+
+
 async def watch_stalls(threshold: float, stats: StallStats, *, tick: float | None = None) -> None:
     """Run until cancelled: a tick that comes more than `threshold` seconds late is a stall.
 
-    The warning says when the stall began (wall clock, to the millisecond) and how long it
-    lasted, so it can be lined up with client-side timings."""
-    if threshold <= 0:
-        raise ValueError("the stall threshold must be positive")
-    if tick is None:
-        tick = min(max(threshold / 4, MIN_TICK_SECONDS), MAX_TICK_SECONDS)
+    A stall is measured from the tick's due time, so it is reported up to one tick short (a
+    block of up to `threshold` + one tick can pass unreported). The warning says when the stall
+    began (wall clock, to the millisecond) and how long it lasted, so it can be lined up with
+    client-side timings."""
+    tick = tick_for(threshold) if tick is None else tick
     loop = asyncio.get_running_loop()
     while True:
         began = loop.time()

@@ -62,6 +62,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -284,17 +285,16 @@ class ServiceProcess:
 
     def stalls(self, since: float, until: float) -> list[tuple[float, float]]:
         """The server's event-loop stalls (wall-clock start, seconds) that overlap [since,
-        until], from its stall watch's warnings on stderr ("<date> <time>,<ms> WARNING
-        app.server.stallwatch: the event loop was blocked for N ms from …", logged at its end)."""
+        until], from its stall watch's warnings on stderr ("<ISO 8601 time with UTC offset>
+        WARNING app.server.stallwatch: the event loop was blocked for N ms from …", logged when
+        the stall ends)."""
         found = []
         with contextlib.suppress(OSError):
             for line in self.err_path.read_text(errors="replace").splitlines():
                 if "event loop was blocked for " not in line:
                     continue
                 try:
-                    stamp, millis = line[:23].split(",")
-                    ended = time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
-                    ended += int(millis) / 1000
+                    ended = datetime.fromisoformat(line.split(" ", 1)[0]).timestamp()
                     ms = float(line.split("blocked for ", 1)[1].split(" ms", 1)[0])
                 except (ValueError, IndexError):
                     continue
@@ -443,18 +443,8 @@ async def poll_phase(
                     sample.changes.append((time.time(), f"{job['status']} {job['job_id'][:8]}"))
                 sample.last_status[job["job_id"]] = job["status"]
 
-    # This process's own stalls: a request due while the load generator could not run is
-    # late by that much, whoever answers it (see `attribution`).
-    stalls = StallStats()
-    watch = asyncio.get_running_loop().create_task(watch_stalls(STALL_MS / 1000, stalls))
-    try:
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    finally:
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
     sample.elapsed = time.perf_counter() - began
-    sample.client_stalls = list(stalls.recent)
     return sample
 
 
@@ -584,13 +574,21 @@ def cpu_line(sample: Sample) -> str:
 
 
 async def measured(coro: Any, service: ServiceProcess) -> Any:
-    """Await a phase and attach the CPU the server and this process spent during it, and the
-    server's event-loop stalls."""
+    """Await a phase and attach the CPU the server and this process spent during it, and both
+    sides' event-loop stalls: this process's own matter because a request due while the load
+    generator could not run is late by that much, whoever answers it (see `attribution`)."""
     server_cpu = service.cpu_seconds
     wall0 = time.time()
     server0, client0, machine0 = server_cpu(), time.process_time(), machine_ticks()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    result = await coro
+    stalls = StallStats()
+    watch = asyncio.get_running_loop().create_task(watch_stalls(STALL_MS / 1000, stalls))
+    try:
+        result = await coro
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
     sample = result[0] if isinstance(result, tuple) else result
     sample.server_cpu = server_cpu() - server0
     sample.client_cpu = time.process_time() - client0
@@ -599,6 +597,7 @@ async def measured(coro: Any, service: ServiceProcess) -> Any:
         sample.machine_busy = 100.0 * (machine1[0] - machine0[0]) / (machine1[1] - machine0[1])
     sample.load_before = load
     sample.wall = (wall0, time.time())
+    sample.client_stalls = list(stalls.recent)
     await asyncio.sleep(0.2)  # a stall is logged when it ends
     sample.server_stalls = service.stalls(*sample.wall)
     return result
@@ -871,19 +870,28 @@ def rerun_in_own_session() -> int | None:
         return None
     if os.getsid(0) == os.getpid():
         return None
+    child: subprocess.Popen[bytes] | None = None
+    stopped = False
+
+    def forward(signum: int, frame: Any) -> None:
+        nonlocal stopped
+        stopped = True
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGINT)
+
+    # Before the child exists: a Ctrl-C from here on reaches it (or stops it from starting).
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
     child = subprocess.Popen(
-        [sys.executable, *sys.argv],
+        [sys.executable, *sys.orig_argv[1:]],  # with the interpreter's own options
         env={**os.environ, OWN_SESSION_ENV: "1"},
         start_new_session=True,
     )
-
-    def forward(signum: int, frame: Any) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, signal.SIGINT)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    return child.wait()
+    if stopped:
+        forward(signal.SIGINT, None)
+    code = child.wait()
+    return 128 + -code if code < 0 else code  # killed by a signal: the shell's convention
 
 
 def main() -> int:

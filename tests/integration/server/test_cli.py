@@ -114,8 +114,8 @@ def test_serve_warns_when_its_event_loop_is_blocked(tmp_path: Path) -> None:
     finally:
         kill_serve(process)
     shape = re.compile(
-        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING app\.server\.stallwatch: the event "
-        r"loop was blocked for (\d+) ms from \d\d:\d\d:\d\d\.\d{3}: every request waited$"
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d WARNING app\.server\.stallwatch: the "
+        r"event loop was blocked for (\d+) ms from \d\d:\d\d:\d\d\.\d{3}: every request waited$"
     )
     lines = [line for line in log_path.read_text().splitlines() if "blocked" in line]
     matches = [shape.match(line) for line in lines]
