@@ -219,6 +219,7 @@ def run_studio(
     benchmark and the crash-recovery test drive the real studio through it)."""
     import qasync
 
+    from app.studio.collector import GuiThreadCollector
     from app.studio.crash import ErrorReporter, previous_fatal_error
     from app.studio.recovery import RecoveryStore
     from app.studio.settings import studio_settings
@@ -248,6 +249,9 @@ def run_studio(
     app.setApplicationName("Reelsmith")
     app.setApplicationDisplayName("Reelsmith")
     app.setDesktopFileName("reelsmith")
+    # Cycles are collected here, never on a worker thread (it would destroy Qt objects there).
+    collector = GuiThreadCollector(parent=app)
+    collector.start()
 
     fatal = previous_fatal_error(log_path.parent)
     reporter = ErrorReporter(log_path.parent)
@@ -323,5 +327,6 @@ def run_studio(
         service.stop()
         recovery.close()
         reporter.uninstall()
+        collector.stop()
         log.info("studio closed")
     return 0

@@ -441,6 +441,7 @@ def test_restarting_the_sound_never_forces_a_garbage_collection(make_player, med
         if phase == "start":
             collections.append(phase)
 
+    was_enabled = gc.isenabled()  # (off in GUI tests: tests/gui/conftest.py)
     gc.disable()  # only an explicit gc.collect() can run now
     gc.callbacks.append(seen)
     try:
@@ -452,7 +453,8 @@ def test_restarting_the_sound_never_forces_a_garbage_collection(make_player, med
             feed.stop(wait=True)
     finally:
         gc.callbacks.remove(seen)
-        gc.enable()
+        if was_enabled:
+            gc.enable()
     assert collections == []
 
 
