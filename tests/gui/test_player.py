@@ -332,6 +332,27 @@ def test_audio_feed_bytes_are_the_mixers_output_for_that_time(make_player, media
         assert np.array_equal(got16, (np.clip(expected, -1, 1) * 32767).astype("<i2"))
 
 
+def test_a_stopped_feed_is_deleted_only_after_its_producer_thread_ended(qtbot, make_player, media):
+    # Deleting the feed while its producer thread still holds the feed's Python wrapper lets
+    # that thread free the wrapper in the middle of Qt's destruction (a rare crash): the output
+    # keeps a stopped feed until its producer has ended, then deletes it.
+    script = _video_script()
+    script["scenes"][0]["elements"].append({"type": "audio", "src": "clip.mp4"})
+    _player, document = make_player(script)
+    tracks, _ = preview_tracks(document.movie, media)
+    output = AudioOutput(available=False)
+    feed = AudioFeed(tracks, document.movie.total_duration, 0.0, ahead_seconds=0.1, parent=output)
+    feed.open(QIODevice.OpenModeFlag.ReadOnly)
+    assert feed.wait_buffered(0.1)  # the buffer is full: the producer waits for room
+    with feed._cond:  # and cannot take its lock back: it stays alive while we hold it
+        feed.close()
+        output._retire(feed)
+        qtbot.wait(200)
+        assert feed.producing and shiboken6.isValid(feed)  # not deleted under its thread
+    qtbot.waitUntil(lambda: not shiboken6.isValid(feed), timeout=5000)
+    assert output._retired == [] and not output._reaper.isActive()
+
+
 def test_audio_feed_plays_silence_after_the_end_and_keeps_its_byte_clock(make_player, media):
     _player, document = make_player()
     tracks, _ = preview_tracks(document.movie, media)
