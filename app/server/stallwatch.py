@@ -66,6 +66,7 @@ async def watch_stalls(threshold: float, stats: StallStats, *, tick: float | Non
     block of up to `threshold` + one tick can pass unreported). The warning says when the stall
     began (wall clock, to the millisecond) and how long it lasted, so it can be lined up with
     client-side timings."""
+    check_threshold(threshold)
     tick = tick_for(threshold) if tick is None else tick
     loop = asyncio.get_running_loop()
     while True:

@@ -63,6 +63,8 @@ def test_the_threshold_must_be_a_positive_number(threshold: float, tmp_path: obj
     with pytest.raises(ValueError, match="positive number"):
         asyncio.run(watch_stalls(threshold, StallStats()))
     with pytest.raises(ValueError, match="positive number"):
+        asyncio.run(watch_stalls(threshold, StallStats(), tick=0.005))
+    with pytest.raises(ValueError, match="positive number"):
         ServiceConfig(data_dir=tmp_path, stall_warning_seconds=threshold)  # type: ignore[arg-type]
 
 
