@@ -883,6 +883,8 @@ def rerun_in_own_session() -> int | None:
     # Before the child exists: a Ctrl-C from here on reaches it (or stops it from starting).
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
+    if stopped:
+        return 130
     child = subprocess.Popen(
         [sys.executable, *sys.orig_argv[1:]],  # with the interpreter's own options
         env={**os.environ, OWN_SESSION_ENV: "1"},
