@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from app.redact import remember_secret
 from app.script.schema import Schema, SchemaError, bundled_schema, set_active_schema
-from app.service.client import ServiceClient
+from app.service.client import DEFAULT_TIMEOUT, ServiceClient, origin
 from app.service.errors import (
     UNEXPECTED_RESPONSE,
     Action,
@@ -42,7 +41,7 @@ from app.service.errors import (
     error_from_transport,
     parse_error,
 )
-from app.service.keys import KeyMode, key_mode
+from app.service.keys import KeyMode
 from app.service.limits import AccountSnapshot, AccountState, RateLimit
 from app.service.retry import (
     OnWait,
@@ -56,7 +55,6 @@ from app.service.retry import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 LOCAL_POLL_SECONDS = 2.0
 HOSTED_POLL_SECONDS = 5.0
 DEFAULT_SLOT_WAIT = 5.0
@@ -67,13 +65,6 @@ ACTIVE_STATUSES = ("queued", "rendering")
 # How many listed job and template ids the client remembers (to tell "deleted" from "not offered").
 LISTED_MEMORY = 2000
 SLOT_WAIT_ABANDONED = "SLOT_WAIT_ABANDONED"
-
-
-def _client_version() -> str:
-    try:
-        return metadata.version("reelsmith")
-    except metadata.PackageNotFoundError:
-        return "dev"
 
 
 class Feature(StrEnum):
@@ -315,13 +306,6 @@ class SlotWait:
 SlotCallback = Callable[[SlotWait], None]
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
-
-
 def _is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     return host in ("localhost", "::1") or host.startswith("127.")
@@ -349,27 +333,22 @@ class PhantomFlowClient(ServiceClient):
         clock: Callable[[], float] = time.monotonic,
         poll_interval: float | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self._setup(
+            base_url.rstrip("/"),
+            api_key,
+            timeout=timeout,
+            transport=transport,
+            sleep=sleep,
+            retry_policy=retry_policy,
+            on_wait=on_wait,
+            account_state=account_state,
+            clock=clock,
+            relative_urls=True,
+        )
         self._poll_interval = poll_interval
         # (kind, id) of jobs and templates seen in listings, oldest first (bounded).
         self._listed: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._key = api_key.strip()
-        remember_secret(self._key)
-        self._fingerprint = hashlib.sha256(self._key.encode()).hexdigest()[:16]
         self._cache_dir = cache_dir
-        self._sleep = sleep
-        self._clock = clock
-        self.account_state = account_state or AccountState(key_mode(self._key))
-        self.retrier = Retrier(retry_policy, sleep=sleep, on_wait=on_wait, clock=clock)
-        self._single_try = Retrier(RetryPolicy(max_tries=1), sleep=sleep, clock=clock)
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=self._timeout,
-            transport=transport,
-            follow_redirects=False,
-            headers={"User-Agent": f"Reelsmith/{_client_version()}"},
-        )
         # The server proved it honours Idempotency-Key by echoing it (§2.1).
         self.echoes_idempotency_key = False
         # Why the last fetch_schema fell back to a cached or bundled copy (None if it did not).
@@ -1045,10 +1024,10 @@ class PhantomFlowClient(ServiceClient):
         on_progress: ProgressCallback | None,
         job_id: str,
     ) -> None:
-        own_origin = _origin(self.base_url)
+        own_origin = origin(self.base_url)
         output_url = url  # the resume record is keyed by it, whatever the redirects lead to
         for _hop in range(6):
-            same_origin = _origin(url) == own_origin
+            same_origin = origin(url) == own_origin
             headers = {"x-api-key": self._key} if same_origin else {}
             feature = Feature.OUTPUT if same_origin else None
             if feature is not None and not self.is_offered(feature):

@@ -37,7 +37,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -46,7 +45,7 @@ import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 
 from app.redact import remember_secret
-from app.service.client import ServiceClient
+from app.service.client import DEFAULT_TIMEOUT, ServiceClient, origin
 from app.service.errors import (
     UNEXPECTED_RESPONSE,
     Action,
@@ -57,7 +56,7 @@ from app.service.errors import (
     error_from_transport,
     parse_error,
 )
-from app.service.keys import KeyMode, key_mode
+from app.service.keys import KeyMode
 from app.service.limits import AccountSnapshot, AccountState
 from app.service.retry import (
     OnWait,
@@ -72,7 +71,6 @@ from app.service.retry import (
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 DOWNLOAD_CHUNK = 256 * 1024
 #: §12: a rate limit asking for a longer wait is handed to the user ("try again at …").
 MAX_AUTO_RATE_LIMIT_WAIT = 60.0
@@ -117,13 +115,6 @@ PROCESSING: frozenset[str] = frozenset({S.VISUALISING, S.NARRATING, S.CURATING, 
 #: Where polling stops by default: the user has something to do, or it is over.
 STOP_STATUSES: frozenset[str] = frozenset({S.REFINING, S.COMPLETED, S.FAILED})
 TERMINAL: frozenset[str] = frozenset({S.COMPLETED, S.FAILED})
-
-
-def _client_version() -> str:
-    try:
-        return metadata.version("reelsmith")
-    except metadata.PackageNotFoundError:
-        return "dev"
 
 
 class Feature(StrEnum):
@@ -534,13 +525,6 @@ def parse_time(value: str | None) -> float | None:
 # The client
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
-    return scheme, (parts.hostname or "").lower(), port
-
-
 AssetType = Literal["character", "object"]
 
 
@@ -573,24 +557,18 @@ class SketchpenClient(ServiceClient):
         clock: Callable[[], float] = time.monotonic,
         slot_poll_seconds: float = DEFAULT_SLOT_WAIT,
     ) -> None:
-        self.base_url = api_base(base_url)
-        self._key = api_key.strip()
-        remember_secret(self._key)
-        self._fingerprint = hashlib.sha256(self._key.encode()).hexdigest()[:16]
-        self._sleep = sleep
-        self._clock = clock
-        self.slot_poll_seconds = slot_poll_seconds
-        self.account_state = account_state or AccountState(key_mode(self._key))
-        policy = retry_policy or RetryPolicy(max_rate_limit_wait=MAX_AUTO_RATE_LIMIT_WAIT)
-        self.retrier = Retrier(policy, sleep=sleep, on_wait=on_wait, clock=clock)
-        self._single_try = Retrier(RetryPolicy(max_tries=1), sleep=sleep, clock=clock)
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._http = httpx.AsyncClient(
-            timeout=self._timeout,
+        self._setup(
+            api_base(base_url),
+            api_key,
+            timeout=timeout,
             transport=transport,
-            follow_redirects=False,
-            headers={"User-Agent": f"Reelsmith/{_client_version()}"},
+            sleep=sleep,
+            retry_policy=retry_policy or RetryPolicy(max_rate_limit_wait=MAX_AUTO_RATE_LIMIT_WAIT),
+            on_wait=on_wait,
+            account_state=account_state,
+            clock=clock,
         )
+        self.slot_poll_seconds = slot_poll_seconds
         #: How many 429 answers (either kind) this client has received; polling slows down.
         self.rate_limited_answers = 0
 
@@ -1307,9 +1285,9 @@ class SketchpenClient(ServiceClient):
         return mapping
 
     async def _stream_to(self, url: str, temp: Path, on_progress: ProgressCallback | None) -> None:
-        own_origin = _origin(self.base_url)
+        own_origin = origin(self.base_url)
         for _hop in range(6):
-            same_origin = _origin(url) == own_origin
+            same_origin = origin(url) == own_origin
             headers = {"x-api-key": self._key} if same_origin else {}
             try:
                 async with self._http.stream(
