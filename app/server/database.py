@@ -1,13 +1,21 @@
-"""One SQLite database file shared by the service's stores: a connection per thread, WAL, and
-write transactions that take the write lock up front."""
+"""One SQLite database file shared by the service's stores: a connection per thread, WAL,
+write transactions that take the write lock up front, and the credit ledger both stores write."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+
+
+def now_iso(ts: float | None = None) -> str:
+    """ISO-8601 UTC with `Z`, whole seconds (spec §0)."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Database:
@@ -60,6 +68,30 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    # -- the credit ledger (one table for both contracts' accounts) --------------------------
+
+    @staticmethod
+    def _balance(conn: sqlite3.Connection, account_id: str) -> int:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = ?", (account_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def balance(self, account_id: str) -> int:
+        """Credits available now: grants minus open reservations minus settled charges."""
+        return self._balance(self._conn(), account_id)
+
+    @staticmethod
+    def _ledger_add(
+        conn: sqlite3.Connection, account_id: str, job_id: str | None, kind: str, amount: int
+    ) -> None:
+        """One ledger row (`job_id`: the job or video it is for, if any)."""
+        conn.execute(
+            "INSERT INTO ledger (account_id, job_id, kind, amount, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (account_id, job_id, kind, amount, now_iso()),
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.server.database import Database
-from app.server.store import Account, hash_key, now_iso
+from app.server.database import Database, now_iso
+from app.server.store import Account, hash_key
 
 LIVE_PREFIX = "sk_live_"
 TEST_PREFIX = "sk_test_"
@@ -448,16 +448,6 @@ class SketchStore(Database):
 
     # -- credits --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _balance(conn: sqlite3.Connection, account_id: str) -> int:
-        row = conn.execute(
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = ?", (account_id,)
-        ).fetchone()
-        return int(row[0])
-
-    def balance(self, account_id: str) -> int:
-        return self._balance(self._conn(), account_id)
-
     def video_ledger_sum(self, video_id: str) -> int:
         row = (
             self._conn()
@@ -465,16 +455,6 @@ class SketchStore(Database):
             .fetchone()
         )
         return int(row[0])
-
-    @staticmethod
-    def _ledger_add(
-        conn: sqlite3.Connection, account_id: str, video_id: str, kind: str, amount: int
-    ) -> None:
-        conn.execute(
-            "INSERT INTO ledger (account_id, job_id, kind, amount, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (account_id, video_id, kind, amount, now_iso()),
-        )
 
     # -- videos ---------------------------------------------------------------------------------
 

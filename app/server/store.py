@@ -26,11 +26,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.server.database import Database
+from app.server.database import Database, now_iso
 
 LIVE_PREFIX = "ve_live_"
 TEST_PREFIX = "ve_test_"
@@ -123,12 +122,6 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     created_at TEXT NOT NULL
 );
 """
-
-
-def now_iso(ts: float | None = None) -> str:
-    """ISO-8601 UTC with `Z`, whole seconds (spec §0)."""
-    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def hash_key(key: str) -> str:
@@ -427,17 +420,6 @@ class Store(Database):
 
     # -- credits --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _balance(conn: sqlite3.Connection, account_id: str) -> int:
-        row = conn.execute(
-            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE account_id = ?", (account_id,)
-        ).fetchone()
-        return int(row[0])
-
-    def balance(self, account_id: str) -> int:
-        """Credits available now: grants minus open reservations minus settled charges."""
-        return self._balance(self._conn(), account_id)
-
     def grant(self, account_id: str, amount: int) -> int:
         if amount <= 0:
             raise ValueError("a grant must be positive")
@@ -452,16 +434,6 @@ class Store(Database):
             (account_id,),
         )
         return [LedgerEntry(**dict(row)) for row in rows]
-
-    @staticmethod
-    def _ledger_add(
-        conn: sqlite3.Connection, account_id: str, job_id: str | None, kind: str, amount: int
-    ) -> None:
-        conn.execute(
-            "INSERT INTO ledger (account_id, job_id, kind, amount, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (account_id, job_id, kind, amount, now_iso()),
-        )
 
     # -- idempotency ----------------------------------------------------------------------------
 
