@@ -8,21 +8,7 @@ import pytest
 
 from app.script.problems import INVALID_JSON
 from app.studio.document import MISSING, ScriptDocument, dumps
-
-
-def _script(scenes: int = 2) -> dict:
-    return {
-        "width": 640,
-        "height": 360,
-        "scenes": [
-            {
-                "name": f"S{i}",
-                "duration": 2 + i,
-                "elements": [{"type": "text", "text": f"hello {i}"}],
-            }
-            for i in range(scenes)
-        ],
-    }
+from tests.gui.support import text_scenes_script as _script
 
 
 @pytest.fixture

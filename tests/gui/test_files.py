@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
 from app.studio.files import FileError, RecentFiles, atomic_write, example_script, read_text
-
-
-class FileSizeLimit:
-    """Make writes beyond `limit` bytes fail with EFBIG (a disk filling up mid-write)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    def __enter__(self) -> None:
-        self.old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-        self.old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.limit, self.old_limit[1]))
-
-    def __exit__(self, *exc: object) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, self.old_limit)
-        signal.signal(signal.SIGXFSZ, self.old_handler)
+from tests.gui.support import FileSizeLimit
 
 
 def test_atomic_write_replaces_the_file_and_keeps_its_permissions(tmp_path: Path) -> None:

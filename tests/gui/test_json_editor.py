@@ -21,21 +21,7 @@ from app.studio.json_editor import (
     owner_path,
 )
 from app.studio.json_highlighter import OffsetMap
-
-
-def _script(scenes: int = 2) -> dict:
-    return {
-        "width": 640,
-        "height": 360,
-        "scenes": [
-            {
-                "name": f"S{i}",
-                "duration": 2 + i,
-                "elements": [{"type": "text", "text": f"hello {i}"}],
-            }
-            for i in range(scenes)
-        ],
-    }
+from tests.gui.support import text_scenes_script as _script
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ their remembered layout, menus, and keyboard shortcuts that leave text inputs al
 from __future__ import annotations
 
 import json
-import resource
-import signal
 import warnings
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from app.script.problems import INVALID_JSON
 from app.studio.document import dumps
 from app.studio.recovery import RecoveryStore
 from app.studio.window import PANELS, MainWindow, load_panel_class
+from tests.gui.support import FileSizeLimit
 
 Button = QMessageBox.StandardButton
 
@@ -77,22 +76,6 @@ def answer_next_dialog(button: Button, seen: list[str]) -> None:
 def write(path: Path, data: dict | str) -> Path:
     path.write_text(data if isinstance(data, str) else dumps(data))
     return path
-
-
-class FileSizeLimit:
-    """Make writes beyond `limit` bytes fail with EFBIG (a disk filling up mid-write)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    def __enter__(self) -> None:
-        self.old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-        self.old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.limit, self.old_limit[1]))
-
-    def __exit__(self, *exc: object) -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, self.old_limit)
-        signal.signal(signal.SIGXFSZ, self.old_handler)
 
 
 # ----------------------------------------------------------------------------- title and files
