@@ -31,7 +31,7 @@ from PySide6.QtWidgets import QApplication
 from app.media.proxy import ProxyStore
 from app.studio.document import ScriptDocument, dumps
 from app.studio.preview_panel import PreviewPanel
-from tests.bench.media import moving_clip
+from tests.bench.media import captioned_clip_script, moving_clip
 
 WORK = Path(tempfile.gettempdir()) / "reelsmith-bench"
 
@@ -52,27 +52,7 @@ def main() -> int:
         started = time.perf_counter()
         proxies.build(clip)
         print(f"proxy of the 12 s 1080p clip ready in {time.perf_counter() - started:.1f} s")
-    script = {
-        "width": 1920,
-        "height": 1080,
-        "fps": 30,
-        "scenes": [
-            {
-                "duration": 12,
-                "background": "#000000",
-                "elements": [
-                    {"type": "video", "src": str(clip), "fit": "cover"},
-                    {
-                        "type": "text",
-                        "text": "Lower third caption",
-                        "font_size": 48,
-                        "position": "bottom-left",
-                        "background_color": "#000000AA",
-                    },
-                ],
-            }
-        ],
-    }
+    script = captioned_clip_script(clip)
     document = ScriptDocument(dumps(script), file_path=WORK / "bench-player.json")
     document.validate_now()
     assert document.movie is not None

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from app.media.proxy import ProxyStore
 from app.render.preview import PreviewSource
 from app.script.model import Movie
-from tests.bench.media import moving_clip
+from tests.bench.media import captioned_clip_script, moving_clip
 
 WORK = Path(tempfile.gettempdir()) / "reelsmith-bench"
 
@@ -31,29 +31,7 @@ WORK = Path(tempfile.gettempdir()) / "reelsmith-bench"
 def main() -> int:
     WORK.mkdir(exist_ok=True)
     clip = moving_clip(WORK / "clip-1080p-gop15.mp4", 12.0)
-    movie = Movie.model_validate(
-        {
-            "width": 1920,
-            "height": 1080,
-            "fps": 30,
-            "scenes": [
-                {
-                    "duration": 12,
-                    "background": "#000000",
-                    "elements": [
-                        {"type": "video", "src": str(clip), "fit": "cover"},
-                        {
-                            "type": "text",
-                            "text": "Lower third caption",
-                            "font_size": 48,
-                            "position": "bottom-left",
-                            "background_color": "#000000AA",
-                        },
-                    ],
-                }
-            ],
-        }
-    )
+    movie = Movie.model_validate(captioned_clip_script(clip))
     scale = 0.5
     proxies = ProxyStore(WORK / "proxies")
     started = time.perf_counter()

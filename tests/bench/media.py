@@ -46,3 +46,29 @@ def moving_clip(
             tone = (0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
             out.write_audio(np.stack([tone, tone], axis=1))
     return path
+
+
+def captioned_clip_script(clip: Path) -> dict:
+    """The preview and player benchmarks' movie: one 12 s 1920×1080 30 fps scene, `clip`
+    covering it under a lower-third caption."""
+    return {
+        "width": 1920,
+        "height": 1080,
+        "fps": 30,
+        "scenes": [
+            {
+                "duration": 12,
+                "background": "#000000",
+                "elements": [
+                    {"type": "video", "src": str(clip), "fit": "cover"},
+                    {
+                        "type": "text",
+                        "text": "Lower third caption",
+                        "font_size": 48,
+                        "position": "bottom-left",
+                        "background_color": "#000000AA",
+                    },
+                ],
+            }
+        ],
+    }
