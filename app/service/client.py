@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import metadata
 from typing import Self
 from urllib.parse import urlsplit
@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from app.redact import remember_secret
+from app.service.errors import ApiError, NotOffered
 from app.service.keys import KeyMode, key_mode, mask_key
 from app.service.limits import AccountState
-from app.service.retry import OnWait, Retrier, RetryPolicy, Sleep
+from app.service.retry import OnWait, RequestKind, Retrier, RetryPolicy, Sleep
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=5.0)
 
@@ -76,6 +77,24 @@ class ServiceClient:
             follow_redirects=False,
             headers={"User-Agent": f"Reelsmith/{client_version()}"},
         )
+
+    async def _delete(self, send: Callable[[], Awaitable[object]]) -> None:
+        """Run the single-try DELETE `send` under the retry policy. A 404 on a retry means an
+        earlier try landed and the answer was lost: done. (Not a NotOffered 404: the server has
+        no such endpoint at all.)"""
+        tries = 0
+
+        async def attempt() -> None:
+            nonlocal tries
+            tries += 1
+            try:
+                await send()
+            except ApiError as error:
+                if tries > 1 and error.status == 404 and not isinstance(error, NotOffered):
+                    return
+                raise
+
+        await self.retrier.run(attempt, kind=RequestKind.SAFE)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, key={mask_key(self._key)!r})"

@@ -1202,13 +1202,9 @@ class PhantomFlowClient(ServiceClient):
 
     async def delete_template(self, template_id: str) -> None:
         """Delete a template; a 404 after a retried DELETE means the first one landed."""
-        tries = 0
-
-        async def attempt() -> None:
-            nonlocal tries
-            tries += 1
-            try:
-                await self._send(
+        try:
+            await self._delete(
+                lambda: self._send(
                     "DELETE",
                     f"/api/templates/{template_id}",
                     kind=RequestKind.SAFE,
@@ -1217,13 +1213,7 @@ class PhantomFlowClient(ServiceClient):
                     retrier=self._single_try,
                     resource=("template", template_id),
                 )
-            except ApiError as error:
-                if tries > 1 and error.status == 404 and not isinstance(error, NotOffered):
-                    return
-                raise
-
-        try:
-            await self.retrier.run(attempt, kind=RequestKind.SAFE)
+            )
         except ResourceNotFound as missing:
             raise (await self._settle_not_found(missing, Feature.TEMPLATE_DELETE))[0] from None
         self._listed.pop(("template", template_id), None)

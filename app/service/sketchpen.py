@@ -840,13 +840,9 @@ class SketchpenClient(ServiceClient):
                 url=f"{self.base_url}/videos/{video_id}",
                 vendor=Vendor.SKETCHPEN,
             )
-        tries = 0
-
-        async def attempt() -> None:
-            nonlocal tries
-            tries += 1
-            try:
-                await self._send(
+        try:
+            await self._delete(
+                lambda: self._send(
                     "DELETE",
                     f"/videos/{video_id}",
                     kind=RequestKind.SAFE,
@@ -854,13 +850,7 @@ class SketchpenClient(ServiceClient):
                     feature=Feature.VIDEO_DELETE,
                     retrier=self._single_try,
                 )
-            except ApiError as error:
-                if tries > 1 and error.code == "NOT_FOUND" and not isinstance(error, NotOffered):
-                    return
-                raise
-
-        try:
-            await self.retrier.run(attempt, kind=RequestKind.SAFE)
+            )
         except ApiError as error:
             raise await self._state_error(error, video_id) from error
 
@@ -1167,25 +1157,15 @@ class SketchpenClient(ServiceClient):
 
     async def delete_callback(self, callback_id: str) -> None:
         """`DELETE /callbacks/{id}`; a 404 after a retried DELETE means the first one landed."""
-        tries = 0
-
-        async def attempt() -> None:
-            nonlocal tries
-            tries += 1
-            try:
-                await self._send(
-                    "DELETE",
-                    f"/callbacks/{callback_id}",
-                    kind=RequestKind.SAFE,
-                    expect=(200, 204),
-                    retrier=self._single_try,
-                )
-            except ApiError as error:
-                if tries > 1 and error.code == "NOT_FOUND":
-                    return
-                raise
-
-        await self.retrier.run(attempt, kind=RequestKind.SAFE)
+        await self._delete(
+            lambda: self._send(
+                "DELETE",
+                f"/callbacks/{callback_id}",
+                kind=RequestKind.SAFE,
+                expect=(200, 204),
+                retrier=self._single_try,
+            )
+        )
 
     @staticmethod
     def _remember_callback_secret(callback: Callback) -> None:
